@@ -1,0 +1,124 @@
+/**
+ * The queue-domain error classes.
+ *
+ * @module
+ */
+
+/**
+ * Thrown by `putNowait()`, `put({ block: false })` on a full queue, and by
+ * `put({ timeout })` when the timeout expires before a slot is free.
+ *
+ * @example Usage
+ * ```ts
+ * import { Full, Queue } from "@mp/queues";
+ * import { throws } from "node:assert/strict";
+ *
+ * const q = new Queue<number>({ maxsize: 1 });
+ * q.putNowait(1);
+ * throws(() => q.putNowait(2), Full);
+ * q.getNowait();
+ * q.close();
+ * ```
+ */
+export class Full extends Error {
+  /** Always `"Full"`. */
+  override name = "Full";
+  /**
+   * Creates the error.
+   *
+   * @param message What was full.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message = "Queue is full", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * Thrown by `getNowait()`, `get({ block: false })` on an empty queue, and by
+ * `get({ timeout })` when the timeout expires before an item arrives.
+ *
+ * @example Usage
+ * ```ts
+ * import { Empty, Queue } from "@mp/queues";
+ * import { throws } from "node:assert/strict";
+ *
+ * const q = new Queue<number>();
+ * throws(() => q.getNowait(), Empty);
+ * q.close();
+ * ```
+ */
+export class Empty extends Error {
+  /** Always `"Empty"`. */
+  override name = "Empty";
+  /**
+   * Creates the error.
+   *
+   * @param message What was empty.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message = "Queue is empty", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * Thrown by any operation on a queue this process has closed; pending `get`s of
+ * this process reject with it when `close()` is called.
+ *
+ * @example Usage
+ * ```ts
+ * import { ClosedError, SimpleQueue } from "@mp/queues";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const q = new SimpleQueue<number>();
+ * q.close();
+ * await rejects(q.put(1), ClosedError);
+ * ```
+ */
+export class ClosedError extends Error {
+  /** Always `"ClosedError"`. */
+  override name = "ClosedError";
+  /**
+   * Creates the error.
+   *
+   * @param message What was closed.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message = "Queue is closed", options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * Thrown by `JoinableQueue.join()` when the calling process itself holds items
+ * it got from the queue and has not marked done with `taskDone()`: waiting
+ * would wait for itself.
+ *
+ * @example Usage
+ * ```ts
+ * import { DeadlockError, JoinableQueue } from "@mp/queues";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const q = new JoinableQueue<string>();
+ * await q.put("job");
+ * await q.get();
+ * await rejects(q.join(), DeadlockError);
+ * q.taskDone();
+ * await q.join();
+ * q.close();
+ * ```
+ */
+export class DeadlockError extends Error {
+  /** Always `"DeadlockError"`. */
+  override name = "DeadlockError";
+  /**
+   * Creates the error.
+   *
+   * @param message What would deadlock.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The libc symbol table: data only, one entry per C function, loaded by
+ * `./libc.ts`. Sizes (`ssize_t`, `size_t`) are declared 32-bit: every caller
+ * caps a single read or write below 2^31 bytes, and a 32-bit result keeps
+ * `-1` as `-1` without a BigInt per call.
+ *
+ * Calls named `*_nb` run on a helper thread (`nonblocking: true`) and return a
+ * Promise; after them `errno` cannot be read.
+ *
+ * @module
+ */
+
+export const SYMBOLS = {
+  // int pipe2(int pipefd[2], int flags);
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t count);
+  read: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // ssize_t write(int fd, const void *buf, size_t count);
+  write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int close(int fd);
+  close: { parameters: ["i32"], result: "i32" },
+  // int fcntl(int fd, int cmd, int arg);  (variadic; only int arguments are passed)
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);
+  poll: { parameters: ["buffer", "u32", "i32"], result: "i32" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);  on a helper thread
+  poll_nb: {
+    name: "poll",
+    parameters: ["buffer", "u32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // sem_t *sem_open(const char *name, int oflag, mode_t mode, unsigned int value);  (variadic)
+  sem_open: { parameters: ["buffer", "i32", "u32", "u32"], result: "pointer" },
+  // int sem_close(sem_t *sem);
+  sem_close: { parameters: ["pointer"], result: "i32" },
+  // int sem_unlink(const char *name);
+  sem_unlink: { parameters: ["buffer"], result: "i32" },
+  // int sem_post(sem_t *sem);
+  sem_post: { parameters: ["pointer"], result: "i32" },
+  // int sem_wait(sem_t *sem);
+  sem_wait: { parameters: ["pointer"], result: "i32" },
+  // int sem_trywait(sem_t *sem);
+  sem_trywait: { parameters: ["pointer"], result: "i32" },
+  // int sem_timedwait(sem_t *sem, const struct timespec *abs_timeout);  on a helper thread
+  sem_timedwait_nb: {
+    name: "sem_timedwait",
+    parameters: ["pointer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int sem_getvalue(sem_t *sem, int *sval);
+  sem_getvalue: { parameters: ["pointer", "buffer"], result: "i32" },
+  // pid_t getpid(void);
+  getpid: { parameters: [], result: "i32" },
+  // int kill(pid_t pid, int sig);
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  // int *__errno_location(void);
+  __errno_location: { parameters: [], result: "pointer" },
+  // char *strerror(int errnum);
+  strerror: { parameters: ["i32"], result: "pointer" },
+  // const char *gnu_get_libc_version(void);
+  gnu_get_libc_version: { parameters: [], result: "pointer" },
+  // DIR *opendir(const char *name);
+  opendir: { parameters: ["buffer"], result: "pointer" },
+  // struct dirent *readdir(DIR *dirp);
+  readdir: { parameters: ["pointer"], result: "pointer" },
+  // int closedir(DIR *dirp);
+  closedir: { parameters: ["pointer"], result: "i32" },
+  // int sched_yield(void);
+  sched_yield: { parameters: [], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;

@@ -1,0 +1,37 @@
+/**
+ * Python's `multiprocessing` queues for Deno, across real OS processes:
+ * {@linkcode Queue}, {@linkcode SimpleQueue} and {@linkcode JoinableQueue} over
+ * a pipe and POSIX named semaphores (through FFI to glibc), and
+ * {@linkcode spawn} / {@linkcode workerArgs} to hand them to worker processes.
+ *
+ * Needs `--allow-ffi` (and `--allow-run` to spawn workers); Linux with glibc.
+ *
+ * ```ts
+ * import { Queue } from "@mp/queues";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * await using q = new Queue<{ id: number; tags: Set<string> }>();
+ * await q.put({ id: 1, tags: new Set(["a"]) });
+ * deepStrictEqual(await q.get(), { id: 1, tags: new Set(["a"]) });
+ * ```
+ *
+ * @module
+ */
+
+export { Queue } from "./queues/queue.ts";
+export type {
+  GetManyOptions,
+  GetOptions,
+  PutManyOptions,
+  PutOptions,
+  QueueOptions,
+} from "./queues/queue.ts";
+export { SimpleQueue } from "./queues/simple_queue.ts";
+export type { SimpleQueueOptions } from "./queues/simple_queue.ts";
+export { JoinableQueue } from "./queues/joinable_queue.ts";
+export type { JoinOptions } from "./queues/joinable_queue.ts";
+export { ClosedError, DeadlockError, Empty, Full } from "./queues/errors.ts";
+export { bytes, msgpack, registerSerializer } from "./queues/serializer.ts";
+export type { Serializer } from "./queues/serializer.ts";
+export { spawn, workerArgs } from "./process/spawn.ts";
+export type { SpawnOptions, WorkerProcess } from "./process/spawn.ts";

@@ -1,0 +1,309 @@
+/**
+ * Worker processes: {@linkcode spawn} starts a Deno process that receives
+ * queues (and other values) as args, {@linkcode workerArgs} gives them back in
+ * the worker.
+ *
+ * @module
+ */
+
+import { setCloseOnExec } from "../ffi/fd.ts";
+import {
+  Core,
+  INTERNAL,
+  QUEUE_MARK,
+  type QueueHandle,
+} from "../queues/_core.ts";
+import { JoinableQueue } from "../queues/joinable_queue.ts";
+import { Queue } from "../queues/queue.ts";
+import {
+  msgpack,
+  type Serializer,
+  serializerByName,
+} from "../queues/serializer.ts";
+import { SimpleQueue } from "../queues/simple_queue.ts";
+
+/** Options of {@linkcode spawn}. */
+export interface SpawnOptions {
+  /** Serializable values and queues, in any position; `workerArgs()` returns them. */
+  args?: unknown[];
+  /** Extra `deno run` flags, e.g. `["--allow-read=/data"]`; `--allow-ffi` is always given. */
+  permissions?: string[];
+  /** The worker's working directory (default: this process's). */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** The worker's stdout (default `"inherit"`). */
+  stdout?: "inherit" | "null";
+  /** The worker's stderr (default `"inherit"`). */
+  stderr?: "inherit" | "null";
+  /** Aborting it kills the worker. */
+  signal?: AbortSignal;
+}
+
+/** A running worker process. */
+export interface WorkerProcess extends AsyncDisposable {
+  /** The worker's process id. */
+  readonly pid: number;
+  /** Resolves when the worker exits. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Sends `signal` (default `"SIGTERM"`) to the worker. */
+  kill(signal?: Deno.Signal): void;
+}
+
+const ARG_FLAG = "--mp-queues-worker=";
+const HANDLE_KEY = "@mp/queues:handle";
+/** Command lines hold at most 128 KiB per argument on Linux. */
+const MAX_ARG = 120_000;
+const BUILTIN_KINDS = { SimpleQueue, Queue, JoinableQueue } as const;
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Replaces queues inside arrays and plain objects by handle markers. */
+function extractQueues(
+  value: unknown,
+  handles: QueueHandle[],
+  seen: Map<Core, number>,
+): unknown {
+  if (value === null || typeof value !== "object") return value;
+  const core = (value as { [QUEUE_MARK]?: Core })[QUEUE_MARK];
+  if (core !== undefined) {
+    let index = seen.get(core);
+    if (index === undefined) {
+      const handle = core.handle();
+      if (handle.serializer === "") {
+        throw new TypeError(
+          "Cannot pass a queue to spawn(): its custom serializer has no name",
+        );
+      }
+      index = handles.push(handle) - 1;
+      seen.set(core, index);
+    }
+    return { [HANDLE_KEY]: index };
+  }
+  if (Array.isArray(value)) {
+    return value.map((v) => extractQueues(v, handles, seen));
+  }
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = extractQueues(v, handles, seen);
+    }
+    return out;
+  }
+  return value;
+}
+
+function resolveModule(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module !== "string" || module === "") {
+    throw new TypeError("Module must be a non-empty string or a URL");
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) {
+    return module;
+  }
+  return new URL(module, `file://${Deno.cwd()}/`).href;
+}
+
+/**
+ * Starts a worker: `deno run --no-prompt --allow-ffi <permissions> <module>`.
+ * Queues in `args` cross into it: only this worker inherits their pipe fds,
+ * and their semaphore names live until it exits. In the worker,
+ * {@linkcode workerArgs} returns the args with the queues attached.
+ *
+ * The parent needs `--allow-run --allow-ffi`.
+ *
+ * @param module The worker module: a URL, or a path resolved against the current directory.
+ * @param options Args, permissions, cwd, env, stdio and an abort signal.
+ * @returns The running worker.
+ * @throws {TypeError} if an arg cannot be serialized or an option is invalid.
+ * @throws {ClosedError} if a queue in `args` was closed by this process.
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue, spawn } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const worker = `
+ *   import { workerArgs } from "${import.meta.resolve("../mod.ts")}";
+ *   const [q, n] = workerArgs();
+ *   await q.put(n * 2);
+ * `;
+ * await using results = new Queue<number>();
+ * await using child = spawn(`data:application/typescript,${encodeURIComponent(worker)}`, {
+ *   args: [results, 21],
+ * });
+ * strictEqual(await results.get({ timeout: 30_000 }), 42);
+ * strictEqual((await child.status).code, 0);
+ * ```
+ */
+export function spawn(
+  module: string | URL,
+  options?: SpawnOptions,
+): WorkerProcess {
+  const specifier = resolveModule(module);
+  const permissions = options?.permissions ?? [];
+  if (
+    !Array.isArray(permissions) ||
+    permissions.some((p) => typeof p !== "string")
+  ) {
+    throw new TypeError("Permissions must be an array of strings");
+  }
+  const args = options?.args ?? [];
+  if (!Array.isArray(args)) throw new TypeError("Args must be an array");
+  for (const key of ["stdout", "stderr"] as const) {
+    const v = options?.[key];
+    if (v !== undefined && v !== "inherit" && v !== "null") {
+      throw new TypeError(
+        `Option ${key} must be "inherit" or "null", got ${String(v)}`,
+      );
+    }
+  }
+  const handles: QueueHandle[] = [];
+  const seen = new Map<Core, number>();
+  const plain = extractQueues(args, handles, seen);
+  const payload = msgpack.encode({ handles, args: plain }).toBase64();
+  if (payload.length > MAX_ARG) {
+    throw new TypeError(
+      `Cannot pass args to spawn(): they take ${payload.length} bytes encoded, more than the ${MAX_ARG}-byte command-line limit; send large data through a queue`,
+    );
+  }
+  const allowAll = permissions.some((p) => p === "-A" || p === "--allow-all");
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      ...(allowAll ? [] : ["--allow-ffi"]),
+      ...permissions,
+      specifier,
+      ARG_FLAG + payload,
+    ],
+    cwd: options?.cwd,
+    env: options?.env,
+    stdin: "null",
+    stdout: options?.stdout ?? "inherit",
+    stderr: options?.stderr ?? "inherit",
+    signal: options?.signal,
+  });
+  // Only this child inherits the queues' fds: clear close-on-exec on exactly
+  // those around the (synchronous) spawn, and set it again right after.
+  const fds = handles.flatMap((h) => h.fds);
+  let child: Deno.ChildProcess;
+  try {
+    for (const fd of fds) setCloseOnExec(fd, false);
+    child = command.spawn();
+  } finally {
+    for (const fd of fds) setCloseOnExec(fd, true);
+  }
+  for (const core of seen.keys()) core.trackWorker(child.status);
+  return new Worker(child);
+}
+
+class Worker implements WorkerProcess {
+  #child: Deno.ChildProcess;
+  #exited = false;
+  readonly pid: number;
+  readonly status: Promise<Deno.CommandStatus>;
+
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.pid = child.pid;
+    this.status = child.status.finally(() => {
+      this.#exited = true;
+    });
+  }
+
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (!this.#exited) this.#child.kill(signal);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#exited) {
+      try {
+        this.#child.kill("SIGTERM");
+      } catch {
+        // it exited meanwhile
+      }
+      const timer = setTimeout(() => {
+        if (!this.#exited) this.#child.kill("SIGKILL");
+      }, 2000);
+      try {
+        await this.status;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    await this.status;
+  }
+}
+
+let received: unknown[] | undefined;
+
+function adopt(handle: QueueHandle): unknown {
+  const serializer: Serializer | undefined = serializerByName(
+    handle.serializer,
+  );
+  if (serializer === undefined) {
+    throw new TypeError(
+      `Cannot attach a queue: its serializer "${handle.serializer}" is not registered in this worker; call registerSerializer() before workerArgs()`,
+    );
+  }
+  const Class = BUILTIN_KINDS[handle.kind];
+  const core = Core.fromHandle(handle);
+  return new Class({ serializer, [INTERNAL]: { core } } as never);
+}
+
+function attach(value: unknown, queues: unknown[]): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => attach(v, queues));
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    const index = (value as Record<string, unknown>)[HANDLE_KEY];
+    if (keys.length === 1 && typeof index === "number") return queues[index];
+    const out: Record<string, unknown> = {};
+    for (const k of keys) {
+      out[k] = attach((value as Record<string, unknown>)[k], queues);
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * In a worker started by {@linkcode spawn}: the args it was given, with the
+ * queues attached. Calling it again returns the same values (and queues).
+ *
+ * @typeParam T The types of the args.
+ * @returns The args.
+ * @throws {Error} in a process not started by `spawn`.
+ * @throws {TypeError} if a queue's custom serializer is not registered here.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { type Queue, workerArgs } from "@mp/queues";
+ *
+ * const [jobs, results] = workerArgs<[Queue<number>, Queue<number>]>();
+ * for await (const n of jobs) await results.put(n * n);
+ * ```
+ */
+export function workerArgs<T extends unknown[] = unknown[]>(): T {
+  if (received !== undefined) return received as T;
+  const arg = Deno.args.find((a) => a.startsWith(ARG_FLAG));
+  if (arg === undefined) {
+    throw new Error("workerArgs() works only in a process started by spawn()");
+  }
+  const { handles, args } = msgpack.decode(
+    Uint8Array.fromBase64(arg.slice(ARG_FLAG.length)),
+  ) as { handles: QueueHandle[]; args: unknown[] };
+  const queues: unknown[] = [];
+  try {
+    for (const h of handles) queues.push(adopt(h));
+  } catch (e) {
+    for (const q of queues) (q as { close(): void }).close();
+    throw e;
+  }
+  received = attach(args, queues) as unknown[];
+  return received as T;
+}

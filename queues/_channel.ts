@@ -1,0 +1,354 @@
+// The pipe shared by every process of one queue, with its cross-process read
+// and write locks: reads whole frames under the read lock, writes whole frames
+// under the write lock. Knows nothing of items or serializers.
+
+import {
+  MAX_IO,
+  POLLIN,
+  pollNow,
+  POLLOUT,
+  pollWait,
+  readSome,
+  WOULD_BLOCK,
+  writeSome,
+} from "../ffi/fd.ts";
+import type { NamedSemaphore } from "../ffi/semaphore.ts";
+import {
+  checkLength,
+  DEFAULT_MAX_FRAME,
+  headerSize,
+  readLong,
+  readShort,
+  writeHeader,
+} from "./_framing.ts";
+import { SLICE_MS, sliceUntil } from "./_util.ts";
+
+/** Payloads at least this large are written from their own buffer, uncopied. */
+const DIRECT_WRITE = 32 * 1024;
+/** Size of the coalescing buffer for small frames. */
+const COALESCE = 256 * 1024;
+/** Largest chunk one read of `readFrames` takes. */
+const READ_CHUNK = 256 * 1024;
+
+const noCheck = (): void => {};
+
+/** A frame being read: its header bytes, then its payload. */
+class PartialFrame {
+  header = new Uint8Array(12);
+  headerHave = 0;
+  headerNeed = 4;
+  payload: Uint8Array | null = null;
+  have = 0;
+}
+
+/** The shared pipe of a queue and its two locks. */
+export class Channel {
+  readonly readFd: number;
+  readonly writeFd: number;
+  readonly rlock: NamedSemaphore;
+  readonly wlock: NamedSemaphore;
+  /** The largest payload one frame may claim. */
+  maxFrame: number = DEFAULT_MAX_FRAME;
+  #scratch = new Uint8Array(READ_CHUNK);
+  #out = new Uint8Array(COALESCE);
+
+  constructor(
+    readFd: number,
+    writeFd: number,
+    rlock: NamedSemaphore,
+    wlock: NamedSemaphore,
+  ) {
+    this.readFd = readFd;
+    this.writeFd = writeFd;
+    this.rlock = rlock;
+    this.wlock = wlock;
+  }
+
+  /** Whether at least one byte (or end of file) is waiting in the pipe. */
+  readable(): boolean {
+    return pollNow(this.readFd, POLLIN) !== 0;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * Reads up to `maxItems` whole frames already in the pipe, waiting (without
+   * holding the read lock) until at least one has begun to arrive or
+   * `deadline` passes. `check` runs before every attempt and may throw.
+   *
+   * @returns the payloads, or null when the deadline passed
+   */
+  async readFrames(
+    maxItems: number,
+    maxBytes: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    check: () => void,
+  ): Promise<Uint8Array[] | null> {
+    for (;;) {
+      check();
+      signal?.throwIfAborted();
+      let locked = this.rlock.tryWait();
+      if (!locked) {
+        const ms = sliceUntil(deadline);
+        if (!this.readable()) {
+          if (ms <= 0) return null;
+          await pollWait(this.readFd, POLLIN, ms);
+          continue;
+        }
+        if (ms <= 0) return null;
+        locked = await this.rlock.wait(ms);
+        if (!locked) continue;
+        try {
+          check();
+          signal?.throwIfAborted();
+        } catch (e) {
+          this.rlock.post();
+          throw e;
+        }
+      }
+      let frames: Uint8Array[] | null;
+      try {
+        frames = this.#takeSync(maxItems, maxBytes);
+        if (frames !== null && this.#partial !== null) {
+          await this.#finishAsync(frames);
+        }
+      } finally {
+        this.rlock.post();
+      }
+      if (frames !== null) return frames;
+      const ms = sliceUntil(deadline);
+      if (ms <= 0) return null;
+      await pollWait(this.readFd, POLLIN, ms);
+    }
+  }
+
+  /**
+   * Reads one frame without waiting for data: null if the pipe is empty or
+   * another reader holds the lock. A frame that has begun to arrive is
+   * finished, waiting synchronously for its rest.
+   */
+  readFrameNow(): Uint8Array | null {
+    if (!this.rlock.tryWait()) return null;
+    try {
+      const frames = this.#takeSync(1, Infinity);
+      if (frames === null) return null;
+      while (this.#partial !== null) {
+        this.#continuePartial(frames);
+        // A frame has begun and its writer is writing the rest right now:
+        // wait on this thread, at most 10 ms per round.
+        if (this.#partial !== null) pollNow(this.readFd, POLLIN, 10);
+      }
+      return frames[0];
+    } finally {
+      this.rlock.post();
+    }
+  }
+
+  #partial: PartialFrame | null = null;
+
+  /**
+   * Holding the read lock: reads what the pipe has, up to the limits, without
+   * waiting. Leaves a begun frame in `#partial`.
+   *
+   * @returns the complete payloads (possibly none yet), or null if nothing
+   *   at all was in the pipe
+   */
+  #takeSync(maxItems: number, maxBytes: number): Uint8Array[] | null {
+    const frames: Uint8Array[] = [];
+    let bytes = 0;
+    const buf = this.#scratch;
+    while (frames.length < maxItems && bytes < maxBytes) {
+      // Every frame is at least 4 bytes, so a chunk of 4*k bytes starts at
+      // most k frames: the read never takes more frames than allowed.
+      let want = (maxItems - frames.length) * 4;
+      if (maxBytes !== Infinity && want > maxBytes - bytes + 4) {
+        want = Math.max(4, maxBytes - bytes + 4);
+      }
+      if (want > buf.length) want = buf.length;
+      const n = readSome(this.readFd, buf, 0, want);
+      if (n === WOULD_BLOCK) break;
+      if (n === 0) {
+        if (frames.length > 0) break;
+        throw new Deno.errors.UnexpectedEof(
+          "Cannot read from queue: every writer has closed the pipe",
+        );
+      }
+      let pos = 0;
+      while (pos < n) {
+        const left = n - pos;
+        if (left < 4) break;
+        let length = readShort(buf, pos);
+        let hsize = 4;
+        if (length === -1) {
+          if (left < 12) break;
+          length = readLong(buf, pos + 4);
+          hsize = 12;
+          if (length === -1) {
+            throw new RangeError("Cannot read frame: 8-byte length above 2^53");
+          }
+        }
+        checkLength(length, this.maxFrame);
+        if (left < hsize + length) break;
+        frames.push(buf.slice(pos + hsize, pos + hsize + length));
+        bytes += length;
+        pos += hsize + length;
+      }
+      if (pos < n) {
+        // The rest of this chunk starts a frame: finish it before anything else.
+        const p = new PartialFrame();
+        p.header.set(buf.subarray(pos, Math.min(n, pos + 12)));
+        p.headerHave = Math.min(n - pos, 12);
+        this.#partial = p;
+        this.#adoptHeader(p, buf.subarray(pos, n));
+        this.#continuePartial(frames);
+        if (this.#partial !== null) return frames;
+        bytes += frames[frames.length - 1].length;
+      }
+    }
+    return frames.length === 0 && this.#partial === null ? null : frames;
+  }
+
+  /** Moves what the chunk already holds of a begun frame into `p`. */
+  #adoptHeader(p: PartialFrame, bytes: Uint8Array): void {
+    p.headerNeed = bytes.length >= 4 && readShort(bytes, 0) === -1 ? 12 : 4;
+    if (p.headerHave > p.headerNeed) p.headerHave = p.headerNeed;
+    if (p.headerHave === p.headerNeed) {
+      this.#startPayload(p);
+      const body = bytes.subarray(p.headerNeed);
+      p.payload!.set(body);
+      p.have = body.length;
+    }
+  }
+
+  #startPayload(p: PartialFrame): void {
+    let length = readShort(p.header, 0);
+    if (length === -1) {
+      length = readLong(p.header, 4);
+      if (length === -1) {
+        throw new RangeError("Cannot read frame: 8-byte length above 2^53");
+      }
+    }
+    checkLength(length, this.maxFrame);
+    p.payload = new Uint8Array(length);
+    p.have = 0;
+  }
+
+  /**
+   * Reads more of the begun frame without waiting; on completion appends it
+   * to `frames` and clears `#partial`.
+   */
+  #continuePartial(frames: Uint8Array[]): void {
+    const p = this.#partial!;
+    while (p.payload === null) {
+      const n = readSome(
+        this.readFd,
+        p.header,
+        p.headerHave,
+        p.headerNeed - p.headerHave,
+      );
+      if (n === WOULD_BLOCK) return;
+      if (n === 0) this.#eofInFrame(p);
+      p.headerHave += n;
+      if (
+        p.headerHave === 4 && p.headerNeed === 4 &&
+        readShort(p.header, 0) === -1
+      ) {
+        p.headerNeed = 12;
+      }
+      if (p.headerHave === p.headerNeed) this.#startPayload(p);
+    }
+    const payload = p.payload;
+    while (p.have < payload.length) {
+      const n = readSome(this.readFd, payload, p.have, payload.length - p.have);
+      if (n === WOULD_BLOCK) return;
+      if (n === 0) this.#eofInFrame(p);
+      p.have += n;
+    }
+    frames.push(payload);
+    this.#partial = null;
+  }
+
+  async #finishAsync(frames: Uint8Array[]): Promise<void> {
+    while (this.#partial !== null) {
+      this.#continuePartial(frames);
+      if (this.#partial !== null) {
+        await pollWait(this.readFd, POLLIN, SLICE_MS);
+      }
+    }
+  }
+
+  #eofInFrame(p: PartialFrame): never {
+    this.#partial = null;
+    const where = p.payload === null
+      ? `after ${p.headerHave} of ${p.headerNeed} header bytes`
+      : `after ${p.have} of ${p.payload.length} payload bytes`;
+    throw new Deno.errors.UnexpectedEof(
+      `Cannot read frame: the pipe ended in the middle of a frame, ${where}`,
+    );
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Writes whole frames for `payloads` under the write lock, coalescing small
+   * ones into few `write` calls. Waits for the lock and for room in the pipe
+   * in slices; `check` runs between slices and may throw (only while the
+   * lock is not yet held: a frame once begun is always finished).
+   */
+  async writeFrames(
+    payloads: readonly Uint8Array[],
+    check: () => void = noCheck,
+  ): Promise<void> {
+    while (!this.wlock.tryWait()) {
+      check();
+      if (await this.wlock.wait(SLICE_MS)) break;
+    }
+    try {
+      const out = this.#out;
+      let fill = 0;
+      for (const payload of payloads) {
+        const length = payload.length;
+        if (length >= DIRECT_WRITE || fill + 12 + length > out.length) {
+          if (fill > 0) await this.#writeAll(out, fill);
+          fill = 0;
+        }
+        if (length >= DIRECT_WRITE) {
+          const h = writeHeader(out, 0, length);
+          await this.#writeAll(out, h);
+          await this.#writeAll(payload, length);
+        } else {
+          fill += writeHeader(out, fill, length);
+          out.set(payload, fill);
+          fill += length;
+        }
+      }
+      if (fill > 0) await this.#writeAll(out, fill);
+    } finally {
+      this.wlock.post();
+    }
+  }
+
+  /** Builds a frame (header and payload in one buffer) for a small payload. */
+  static frame(payload: Uint8Array): Uint8Array {
+    const h = headerSize(payload.length);
+    const f = new Uint8Array(h + payload.length);
+    writeHeader(f, 0, payload.length);
+    f.set(payload, h);
+    return f;
+  }
+
+  async #writeAll(buf: Uint8Array, length: number): Promise<void> {
+    let off = 0;
+    while (off < length) {
+      const n = writeSome(
+        this.writeFd,
+        buf,
+        off,
+        Math.min(length - off, MAX_IO),
+      );
+      off += n;
+      if (n === 0) await pollWait(this.writeFd, POLLOUT, SLICE_MS);
+    }
+  }
+}

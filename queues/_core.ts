@@ -1,0 +1,232 @@
+// The per-process state behind one queue handle: the channel, the named
+// semaphores, the closed flag, in-flight operations, and when resources are
+// released and names unlinked. Also what crosses into a worker (the handle).
+
+import { closeFd, createPipe, setNonBlocking, setPipeSize } from "../ffi/fd.ts";
+import { pid } from "../ffi/process.ts";
+import { NamedSemaphore } from "../ffi/semaphore.ts";
+import { Channel } from "./_channel.ts";
+import { ClosedError } from "./errors.ts";
+import { randomId } from "./_util.ts";
+
+/** Marks queue objects: serializers refuse them; `spawn` hands them over. */
+export const QUEUE_MARK: unique symbol = Symbol.for(
+  "@mp/queues.queue",
+) as never;
+
+/** The queue classes, by the name a handle carries. */
+export type QueueKind = "SimpleQueue" | "Queue" | "JoinableQueue";
+
+/** What crosses into a worker: inherited fds, semaphore names, settings. */
+export interface QueueHandle {
+  kind: QueueKind;
+  fds: [number, number];
+  names: string[];
+  maxsize: number;
+  serializer: string;
+  creator: number;
+}
+
+/** Hidden constructor option key: the kind, or a core to adopt (workers). */
+export const INTERNAL: unique symbol = Symbol("@mp/queues.internal") as never;
+
+/** Internal construction data, under {@linkcode INTERNAL}. */
+export interface Internal {
+  kind?: QueueKind;
+  extra?: number[];
+  core?: Core;
+}
+
+/** Prefix of every semaphore name of ours (`/dev/shm/sem.mpq.<pid>.…`). */
+export const NAME_PREFIX = "/mpq.";
+
+/** Pipe size asked of the kernel: big items move in fewer wake-ups. */
+const PIPE_SIZE = 1 << 20;
+
+const owned = new Set<Core>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  globalThis.addEventListener("unload", () => {
+    for (const core of owned) core.unlinkNames();
+  });
+}
+
+/** Per-process state of one queue. */
+export class Core {
+  readonly kind: QueueKind;
+  readonly channel: Channel;
+  /** The semaphores after the two locks (slots, unfinished, …). */
+  readonly sems: NamedSemaphore[];
+  readonly maxsize: number;
+  readonly serializer: string;
+  readonly creator: number;
+  readonly owner: boolean;
+  /** Items this process got and has not marked done (JoinableQueue). */
+  held = 0;
+  #closed = false;
+  #busy = 0;
+  #released = false;
+  #workers = 0;
+  #unlinked = false;
+
+  private constructor(
+    kind: QueueKind,
+    channel: Channel,
+    sems: NamedSemaphore[],
+    maxsize: number,
+    serializer: string,
+    creator: number,
+  ) {
+    this.kind = kind;
+    this.channel = channel;
+    this.sems = sems;
+    this.maxsize = maxsize;
+    this.serializer = serializer;
+    this.creator = creator;
+    this.owner = creator === pid;
+    if (this.owner) {
+      owned.add(this);
+      installExitHook();
+    }
+  }
+
+  /**
+   * Creates a new queue's pipe and semaphores (`values` are the initial
+   * values of the semaphores after the two locks).
+   */
+  static create(
+    kind: QueueKind,
+    values: number[],
+    maxsize: number,
+    serializer: string,
+  ): Core {
+    const base = `${NAME_PREFIX}${pid}.${randomId(12)}.`;
+    const made: NamedSemaphore[] = [];
+    let fds: [number, number] | null = null;
+    try {
+      for (const [i, value] of [1, 1, ...values].entries()) {
+        made.push(NamedSemaphore.create(base + i, value));
+      }
+      fds = createPipe();
+      setNonBlocking(fds[0]);
+      setNonBlocking(fds[1]);
+      setPipeSize(fds[1], PIPE_SIZE);
+    } catch (e) {
+      for (const s of made) {
+        s.close();
+        NamedSemaphore.unlink(s.name);
+      }
+      if (fds) fds.forEach(closeFd);
+      throw e;
+    }
+    const [rlock, wlock, ...rest] = made;
+    return new Core(
+      kind,
+      new Channel(fds[0], fds[1], rlock, wlock),
+      rest,
+      maxsize,
+      serializer,
+      pid,
+    );
+  }
+
+  /** Adopts a handle received from the parent (in a worker). */
+  static fromHandle(h: QueueHandle): Core {
+    const opened: NamedSemaphore[] = [];
+    try {
+      for (const name of h.names) opened.push(NamedSemaphore.open(name));
+    } catch (e) {
+      opened.forEach((s) => s.close());
+      throw e;
+    }
+    const [rlock, wlock, ...rest] = opened;
+    return new Core(
+      h.kind,
+      new Channel(h.fds[0], h.fds[1], rlock, wlock),
+      rest,
+      h.maxsize,
+      h.serializer,
+      h.creator,
+    );
+  }
+
+  /** The handle a worker needs to adopt this queue. */
+  handle(): QueueHandle {
+    this.check();
+    const { channel } = this;
+    return {
+      kind: this.kind,
+      fds: [channel.readFd, channel.writeFd],
+      names: [channel.rlock, channel.wlock, ...this.sems].map((s) => s.name),
+      maxsize: this.maxsize,
+      serializer: this.serializer,
+      creator: this.creator,
+    };
+  }
+
+  /** Whether this process closed the queue. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Throws `ClosedError` once this process closed the queue. */
+  check = (): void => {
+    if (this.#closed) throw new ClosedError(`${this.kind} is closed`);
+  };
+
+  /** Marks an operation that uses the fds or semaphores as in flight. */
+  enter(): void {
+    this.#busy++;
+  }
+
+  /** Ends an in-flight operation; the last one after a close releases. */
+  leave(): void {
+    if (--this.#busy === 0 && this.#closed) this.#release();
+  }
+
+  /** Closes this process's handle; resources go once nothing is in flight. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#busy === 0) this.#release();
+  }
+
+  /** Counts a worker spawned with this queue until `exited` settles. */
+  trackWorker(exited: Promise<unknown>): void {
+    this.#workers++;
+    exited.finally(() => {
+      this.#workers--;
+      this.#maybeUnlink();
+    });
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    const { channel } = this;
+    closeFd(channel.readFd);
+    closeFd(channel.writeFd);
+    channel.rlock.close();
+    channel.wlock.close();
+    for (const s of this.sems) s.close();
+    this.#maybeUnlink();
+  }
+
+  #maybeUnlink(): void {
+    if (this.owner && this.#released && this.#workers === 0) this.unlinkNames();
+  }
+
+  /** Removes the semaphore names (creator only; idempotent). */
+  unlinkNames(): void {
+    if (this.#unlinked || !this.owner) return;
+    this.#unlinked = true;
+    owned.delete(this);
+    const { channel } = this;
+    for (const s of [channel.rlock, channel.wlock, ...this.sems]) {
+      NamedSemaphore.unlink(s.name);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * `JoinableQueue`: a {@linkcode Queue} whose producers can wait until every
+ * item has been processed, across processes.
+ *
+ * @module
+ */
+
+import { Queue, type QueueOptions } from "./queue.ts";
+import { type Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
+import { deadlineOf } from "./_util.ts";
+import { DeadlockError } from "./errors.ts";
+import type { NamedSemaphore } from "../ffi/semaphore.ts";
+
+/** Options of {@linkcode JoinableQueue.join}. */
+export interface JoinOptions {
+  /** The longest wait in ms; expiry rejects with a `TimeoutError` `DOMException`. */
+  timeout?: number;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A {@linkcode Queue} that counts unfinished tasks across processes: every
+ * `put` (in any process) adds one, every `taskDone()` (in any process)
+ * removes one, and `join()` waits until the count is zero.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example Usage
+ * ```ts
+ * import { JoinableQueue } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * await using q = new JoinableQueue<string>();
+ * await q.put("job");
+ * strictEqual(await q.get(), "job");
+ * q.taskDone();
+ * await q.join();
+ * ```
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  #core: Core;
+  #unfinished: NamedSemaphore;
+  #done: NamedSemaphore;
+  #waiters: NamedSemaphore;
+
+  /**
+   * Creates a joinable queue: a pipe and six named semaphores.
+   *
+   * @param options The size bound and the serializer.
+   * @throws {RangeError} if `maxsize` is `NaN`, not an integer, or above 2^31−1.
+   */
+  constructor(options?: QueueOptions) {
+    const given = (options as { [INTERNAL]?: Internal } | undefined)
+      ?.[INTERNAL];
+    const internal: Internal = given ??
+      { kind: "JoinableQueue", extra: [0, 0, 0] };
+    super({ ...options, [INTERNAL]: internal } as QueueOptions);
+    this.#core = (this as unknown as { [QUEUE_MARK]: Core })[QUEUE_MARK];
+    [, this.#unfinished, this.#done, this.#waiters] = this.#core.sems;
+  }
+
+  /** Adds `count` to the shared unfinished-task count. */
+  protected override _onPut(count: number): void {
+    for (let k = 0; k < count; k++) this.#unfinished.post();
+  }
+
+  /** Counts items this process holds until it calls `taskDone()`. */
+  protected override _onGot(count: number): void {
+    this.#core.held += count;
+  }
+
+  /**
+   * Marks one item got from the queue as processed. When the unfinished count
+   * reaches zero, every process waiting in `join()` resolves.
+   *
+   * @throws {RangeError} if called more times than items were put.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { JoinableQueue } from "@mp/queues";
+   * import { throws } from "node:assert/strict";
+   *
+   * await using q = new JoinableQueue<number>();
+   * throws(() => q.taskDone(), RangeError);
+   * ```
+   */
+  taskDone(): void {
+    const core = this.#core;
+    core.check();
+    if (!this.#unfinished.tryWait()) {
+      throw new RangeError("taskDone() called too many times");
+    }
+    if (core.held > 0) core.held--;
+    if (this.#unfinished.value() === 0) {
+      // Wake every joiner that announced itself; a stale wake-up only makes
+      // a joiner look at the count again.
+      const waiters = this.#waiters.value();
+      for (let k = 0; k < waiters; k++) this.#done.post();
+    }
+  }
+
+  /**
+   * Waits until every item ever put has been marked done.
+   *
+   * @param options `timeout` (ms) and `signal`.
+   * @returns A promise that resolves when the unfinished count is zero.
+   * @throws {DeadlockError} (rejects at once) if this process holds items it got and did not mark done.
+   * @throws {DOMException} (rejects) named `TimeoutError` when the timeout expires.
+   * @throws {ClosedError} (rejects) after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { JoinableQueue } from "@mp/queues";
+   *
+   * await using q = new JoinableQueue<number>();
+   * await q.join(); // nothing was put: resolves at once
+   * ```
+   */
+  async join(options?: JoinOptions): Promise<void> {
+    const core = this.#core;
+    core.check();
+    options?.signal?.throwIfAborted();
+    if (core.held > 0) {
+      throw new DeadlockError(
+        `join() would wait forever: this process holds ${core.held} item(s) it got from the queue and has not marked done with taskDone()`,
+      );
+    }
+    const deadline = deadlineOf(options);
+    if (this.#unfinished.value() === 0) return;
+    core.enter();
+    this.#waiters.post();
+    try {
+      for (;;) {
+        if (this.#unfinished.value() === 0) return;
+        core.check();
+        options?.signal?.throwIfAborted();
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new DOMException("join() timed out", "TimeoutError");
+        }
+        await this.#done.wait(Math.min(left, 100));
+      }
+    } finally {
+      this.#waiters.tryWait();
+      core.leave();
+    }
+  }
+}

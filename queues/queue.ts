@@ -1,0 +1,637 @@
+/**
+ * `Queue`: Python's `multiprocessing.Queue` for Deno processes, with a
+ * lazily started feeder task, an optional size bound, timeouts and aborts.
+ *
+ * @module
+ */
+
+import { SEM_VALUE_MAX } from "../ffi/semaphore.ts";
+import type { NamedSemaphore } from "../ffi/semaphore.ts";
+import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
+import { checkMaxsize, resolveSerializer } from "./_options.ts";
+import { deadlineOf, waitFor } from "./_util.ts";
+import { ClosedError, Empty, Full } from "./errors.ts";
+import { msgpack, type Serializer } from "./serializer.ts";
+
+/** Options of {@linkcode Queue}. */
+export interface QueueOptions {
+  /** The most items the queue holds; `0` or less (the default) means unbounded. */
+  maxsize?: number;
+  /** How items become bytes; defaults to {@linkcode msgpack}. */
+  serializer?: Serializer;
+}
+
+/** Options of {@linkcode Queue.put}. */
+export interface PutOptions {
+  /** Wait for a free slot (default `true`); `false` ignores `timeout`. */
+  block?: boolean;
+  /** The longest wait in ms; absent or `Infinity` waits forever, `0` or less tries once. */
+  timeout?: number;
+  /** Aborts the wait; nothing is put. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Queue.get}. */
+export interface GetOptions {
+  /** Wait for an item (default `true`); `false` ignores `timeout`. */
+  block?: boolean;
+  /** The longest wait in ms; absent or `Infinity` waits forever, `0` or less tries once. */
+  timeout?: number;
+  /** Aborts the wait; no item is consumed. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Queue.putMany}. */
+export interface PutManyOptions {
+  /** The longest wait in ms for free slots. */
+  timeout?: number;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Queue.getMany}. */
+export interface GetManyOptions {
+  /** The most items to return (default 1024). */
+  maxItems?: number;
+  /** Stop taking items once their serialized size reaches this many bytes (the item that crosses it is included). */
+  maxBytes?: number;
+  /** The longest wait in ms for the first item. */
+  timeout?: number;
+  /** Aborts the wait; no item is consumed. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A multi-producer, multi-consumer FIFO queue shared by processes.
+ *
+ * `put` serializes the item at once, takes a slot (with a bound) and appends
+ * the bytes to a local buffer; a feeder task, started by the first `put`,
+ * writes the buffer to the pipe under a cross-process write lock. `get` waits
+ * for data, then reads one whole frame under a cross-process read lock.
+ * Hand the queue to a worker process through {@linkcode spawn} args.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue } from "@mp/queues";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * await using q = new Queue<number[]>({ maxsize: 10 });
+ * await q.put([1, 2, 3]);
+ * deepStrictEqual(await q.get(), [1, 2, 3]);
+ * ```
+ */
+export class Queue<T = unknown> {
+  #core: Core;
+  #serializer: Serializer;
+  #slots: NamedSemaphore;
+  #bound: number;
+  #buffer: Uint8Array[] = [];
+  #feeding = false;
+  #cancelled = false;
+  #queued = 0;
+  #written = 0;
+  #flushWaiters: { target: number; resolve: () => void }[] = [];
+
+  /**
+   * Creates a queue: a pipe and three named semaphores.
+   *
+   * @param options The size bound and the serializer.
+   * @throws {RangeError} if `maxsize` is `NaN`, not an integer, or above 2^31−1.
+   */
+  constructor(options?: QueueOptions) {
+    const internal = (options as { [INTERNAL]?: Internal } | undefined)
+      ?.[INTERNAL];
+    this.#serializer = options?.serializer ?? msgpack;
+    if (internal?.core) {
+      this.#core = internal.core;
+    } else {
+      const name = resolveSerializer(this.#serializer);
+      const maxsize = checkMaxsize(options?.maxsize);
+      this.#core = Core.create(
+        internal?.kind ?? "Queue",
+        [maxsize || SEM_VALUE_MAX, ...(internal?.extra ?? [])],
+        maxsize,
+        name,
+      );
+    }
+    this.#slots = this.#core.sems[0];
+    this.#bound = this.#core.maxsize || SEM_VALUE_MAX;
+    Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
+  }
+
+  /** Whether this process has closed the queue. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /** The size bound; `0` when unbounded. */
+  get maxsize(): number {
+    return this.#core.maxsize;
+  }
+
+  /** Called with the number of items appended by a put (JoinableQueue). */
+  protected _onPut(_count: number): void {}
+
+  /** Called with the number of items a get took (JoinableQueue). */
+  protected _onGot(_count: number): void {}
+
+  /**
+   * Puts `item` in the queue. The item is serialized at once (so bad input
+   * rejects here and the queue is unchanged); with a bound, waits for a slot.
+   *
+   * @param item The value to send.
+   * @param options `block`, `timeout` (ms) and `signal`.
+   * @returns A promise that resolves once the item is buffered (not yet written).
+   * @throws {TypeError} (rejects) if the serializer cannot encode `item`.
+   * @throws {Full} (rejects) when no slot came free in time.
+   * @throws {ClosedError} (rejects) after `close()`, also while waiting.
+   *
+   * @example Usage
+   * ```ts
+   * import { Full, Queue } from "@mp/queues";
+   * import { rejects } from "node:assert/strict";
+   *
+   * await using q = new Queue<string>({ maxsize: 1 });
+   * await q.put("a");
+   * await rejects(q.put("b", { timeout: 10 }), Full);
+   * await q.get();
+   * ```
+   */
+  async put(item: T, options?: PutOptions): Promise<void> {
+    const core = this.#core;
+    core.check();
+    options?.signal?.throwIfAborted();
+    const deadline = deadlineOf(options);
+    const payload = this.#serializer.encode(item);
+    if (!this.#slots.tryWait()) {
+      if (!await this.#waitSlot(deadline, options?.signal)) {
+        throw new Full();
+      }
+    }
+    this.#append(payload);
+  }
+
+  /**
+   * Puts `item` if a slot is free, without waiting.
+   *
+   * @param item The value to send.
+   * @throws {TypeError} if the serializer cannot encode `item`.
+   * @throws {Full} if the queue is full.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>();
+   * q.putNowait(7);
+   * strictEqual(await q.get(), 7);
+   * ```
+   */
+  putNowait(item: T): void {
+    this.#core.check();
+    const payload = this.#serializer.encode(item);
+    if (!this.#slots.tryWait()) throw new Full();
+    this.#append(payload);
+  }
+
+  /**
+   * Puts every item, in order. All are serialized before any is buffered: one
+   * bad item rejects with `TypeError` and nothing is put. With a bound, each
+   * item waits for its slot; if the timeout expires or the signal aborts,
+   * the items already put stay put.
+   *
+   * @param items The values to send.
+   * @param options `timeout` (ms) and `signal`.
+   * @returns A promise that resolves once every item is buffered.
+   * @throws {TypeError} (rejects) if the serializer cannot encode an item.
+   * @throws {Full} (rejects) when slots did not come free in time.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>();
+   * await q.putMany([1, 2, 3]);
+   * deepStrictEqual(await q.getMany({ maxItems: 3, timeout: 1000 }), [1, 2, 3]);
+   * ```
+   */
+  async putMany(items: readonly T[], options?: PutManyOptions): Promise<void> {
+    const core = this.#core;
+    core.check();
+    options?.signal?.throwIfAborted();
+    const deadline = deadlineOf(options);
+    const encode = this.#serializer.encode.bind(this.#serializer);
+    const payloads = items.map((item) => encode(item));
+    let i = 0;
+    while (i < payloads.length) {
+      let n = 0;
+      while (i + n < payloads.length && this.#slots.tryWait()) n++;
+      if (n === 0) {
+        if (!await this.#waitSlot(deadline, options?.signal)) throw new Full();
+        n = 1;
+      }
+      this.#appendMany(payloads, i, n);
+      i += n;
+    }
+  }
+
+  async #waitSlot(deadline: number, signal?: AbortSignal): Promise<boolean> {
+    const core = this.#core;
+    const slots = this.#slots;
+    core.enter();
+    try {
+      const got = await waitFor(
+        () => slots.tryWait(),
+        (ms) => slots.wait(ms),
+        deadline,
+        signal,
+        core.check,
+      );
+      if (got && core.closed) {
+        slots.post();
+        core.check();
+      }
+      if (!got) core.check();
+      return got;
+    } finally {
+      core.leave();
+    }
+  }
+
+  #append(payload: Uint8Array): void {
+    this.#buffer.push(payload);
+    this.#queued++;
+    this._onPut(1);
+    this.#wake();
+  }
+
+  #appendMany(payloads: Uint8Array[], from: number, n: number): void {
+    for (let k = 0; k < n; k++) this.#buffer.push(payloads[from + k]);
+    this.#queued += n;
+    this._onPut(n);
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#feeding || this.#cancelled) return;
+    this.#feeding = true;
+    this.#core.enter();
+    this.#feed();
+  }
+
+  /** The feeder: drains the buffer to the pipe, then ends until woken again. */
+  async #feed(): Promise<void> {
+    // Let the caller's synchronous work (more puts) run first.
+    await null;
+    const core = this.#core;
+    try {
+      while (this.#buffer.length > 0 && !this.#cancelled) {
+        const batch = this.#buffer;
+        this.#buffer = [];
+        try {
+          await core.channel.writeFrames(batch);
+        } catch (e) {
+          // Only an OS error can land here (items were serialized in put):
+          // report it, as Python's feeder does, and go on with the next batch.
+          console.error(
+            `@mp/queues: the feeder dropped ${batch.length} item(s):`,
+            e,
+          );
+          for (let k = 0; k < batch.length; k++) this.#slots.post();
+        }
+        this.#written += batch.length;
+        this.#settleFlushes();
+      }
+    } finally {
+      this.#feeding = false;
+      this.#settleFlushes();
+      core.leave();
+    }
+  }
+
+  #settleFlushes(): void {
+    const done = this.#cancelled ? Infinity : this.#written;
+    const idle = !this.#feeding;
+    this.#flushWaiters = this.#flushWaiters.filter((w) => {
+      if (w.target <= done || (idle && this.#buffer.length === 0)) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Takes the next item, waiting (without holding the read lock) until one
+   * arrives.
+   *
+   * @param options `block`, `timeout` (ms) and `signal`.
+   * @returns A promise of the item.
+   * @throws {Empty} (rejects) when no item arrived in time.
+   * @throws {ClosedError} (rejects) after `close()`, also while waiting.
+   *
+   * @example Usage
+   * ```ts
+   * import { Empty, Queue } from "@mp/queues";
+   * import { rejects } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>();
+   * await rejects(q.get({ timeout: 20 }), Empty);
+   * ```
+   */
+  async get(options?: GetOptions): Promise<T> {
+    const core = this.#core;
+    core.check();
+    options?.signal?.throwIfAborted();
+    const deadline = deadlineOf(options);
+    core.enter();
+    let frames;
+    try {
+      frames = await core.channel.readFrames(
+        1,
+        Infinity,
+        deadline,
+        options?.signal,
+        core.check,
+      );
+    } finally {
+      core.leave();
+    }
+    if (frames === null) throw new Empty();
+    this.#slots.post();
+    this._onGot(1);
+    return this.#serializer.decode(frames[0]) as T;
+  }
+
+  /**
+   * Takes an item if one is in the pipe, without waiting.
+   *
+   * @returns The item.
+   * @throws {Empty} if none is there (or another reader holds the lock).
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Empty, Queue } from "@mp/queues";
+   * import { throws } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>();
+   * throws(() => q.getNowait(), Empty);
+   * ```
+   */
+  getNowait(): T {
+    const core = this.#core;
+    core.check();
+    const frame = core.channel.readFrameNow();
+    if (frame === null) throw new Empty();
+    this.#slots.post();
+    this._onGot(1);
+    return this.#serializer.decode(frame) as T;
+  }
+
+  /**
+   * Waits for at least one item, then takes what is already in the pipe, up
+   * to `maxItems` and `maxBytes`, under one hold of the read lock. Never
+   * returns an empty array.
+   *
+   * @param options `maxItems` (default 1024), `maxBytes`, `timeout` (ms), `signal`.
+   * @returns A promise of the items, in pipe order.
+   * @throws {Empty} (rejects) when no item arrived in time.
+   * @throws {RangeError} (rejects) if `maxItems` is not a positive integer.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue<string>();
+   * await q.putMany(["a", "b"]);
+   * await q.joinThread();
+   * deepStrictEqual(await q.getMany(), ["a", "b"]);
+   * ```
+   */
+  async getMany(options?: GetManyOptions): Promise<T[]> {
+    const core = this.#core;
+    core.check();
+    options?.signal?.throwIfAborted();
+    const maxItems = options?.maxItems ?? 1024;
+    if (!Number.isInteger(maxItems) || maxItems < 1) {
+      throw new RangeError(
+        `MaxItems must be a positive integer, got ${maxItems}`,
+      );
+    }
+    const maxBytes = options?.maxBytes ?? Infinity;
+    if (
+      typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes < 0
+    ) {
+      throw new RangeError(
+        `MaxBytes must be a number of at least 0, got ${maxBytes}`,
+      );
+    }
+    const deadline = deadlineOf(options);
+    core.enter();
+    let frames;
+    try {
+      frames = await core.channel.readFrames(
+        maxItems,
+        maxBytes,
+        deadline,
+        options?.signal,
+        core.check,
+      );
+    } finally {
+      core.leave();
+    }
+    if (frames === null) throw new Empty();
+    for (let k = 0; k < frames.length; k++) this.#slots.post();
+    this._onGot(frames.length);
+    const serializer = this.#serializer;
+    return frames.map((f) => serializer.decode(f) as T);
+  }
+
+  /**
+   * The approximate number of items put and not yet got, in every process
+   * (items still in a feeder buffer count).
+   *
+   * @returns The count.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>();
+   * await q.put(1);
+   * strictEqual(q.qsize(), 1);
+   * await q.get();
+   * strictEqual(q.qsize(), 0);
+   * ```
+   */
+  qsize(): number {
+    this.#core.check();
+    return Math.max(0, this.#bound - this.#slots.value());
+  }
+
+  /**
+   * Whether `qsize()` is 0.
+   *
+   * @returns `true` if no item is waiting.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>();
+   * strictEqual(q.empty(), true);
+   * ```
+   */
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+
+  /**
+   * Whether every slot is taken (never for an unbounded queue).
+   *
+   * @returns `true` if a `put` would wait.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue<number>({ maxsize: 1 });
+   * await q.put(1);
+   * strictEqual(q.full(), true);
+   * await q.get();
+   * ```
+   */
+  full(): boolean {
+    this.#core.check();
+    return this.#slots.value() === 0;
+  }
+
+  /**
+   * Closes this process's handle, synchronously: `closed` is true before it
+   * returns, later calls throw `ClosedError`, pending `get`s and `put`s of
+   * this process reject with it. Items already buffered are still written;
+   * then the pipe and semaphores are released. Calling it again does nothing.
+   *
+   * @example Usage
+   * ```ts
+   * import { ClosedError, Queue } from "@mp/queues";
+   * import { throws } from "node:assert/strict";
+   *
+   * const q = new Queue<number>();
+   * q.close();
+   * throws(() => q.putNowait(1), ClosedError);
+   * ```
+   */
+  close(): void {
+    this.#core.close();
+  }
+
+  /**
+   * Resolves when everything this process buffered so far is in the pipe (at
+   * once after `cancelJoinThread()`).
+   *
+   * @returns A promise that resolves after the flush.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const q = new Queue<number>();
+   * await q.put(1);
+   * await q.joinThread();
+   * strictEqual(q.getNowait(), 1);
+   * q.close();
+   * ```
+   */
+  joinThread(): Promise<void> {
+    if (this.#cancelled || (!this.#feeding && this.#buffer.length === 0)) {
+      return Promise.resolve();
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#flushWaiters.push({ target: this.#queued, resolve });
+    return promise;
+  }
+
+  /**
+   * Lets this process exit without flushing its buffer: what is buffered and
+   * not yet written is dropped (a frame already begun is finished).
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   *
+   * const q = new Queue<number>();
+   * q.cancelJoinThread();
+   * await q.joinThread(); // resolves at once
+   * q.close();
+   * ```
+   */
+  cancelJoinThread(): void {
+    this.#cancelled = true;
+    this.#buffer = [];
+    this.#settleFlushes();
+  }
+
+  /**
+   * Gets items in a loop until this process closes the queue.
+   *
+   * @returns An async iterator of the items.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * const q = new Queue<number>();
+   * await q.putMany([1, 2]);
+   * const seen: number[] = [];
+   * for await (const x of q) {
+   *   seen.push(x);
+   *   if (seen.length === 2) q.close();
+   * }
+   * deepStrictEqual(seen, [1, 2]);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      try {
+        yield await this.get();
+      } catch (e) {
+        if (e instanceof ClosedError) return;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * `close()`, then `joinThread()` (for `await using`).
+   *
+   * @returns A promise that resolves after the flush.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   *
+   * await using q = new Queue<number>();
+   * await q.put(1);
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.joinThread();
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * `SimpleQueue`: a pipe with a cross-process lock at each end, like Python's
+ * `multiprocessing.SimpleQueue`.
+ *
+ * @module
+ */
+
+import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
+import { msgpack, type Serializer } from "./serializer.ts";
+import { resolveSerializer } from "./_options.ts";
+
+/** Options of {@linkcode SimpleQueue}. */
+export interface SimpleQueueOptions {
+  /** How items become bytes; defaults to {@linkcode msgpack}. */
+  serializer?: Serializer;
+}
+
+/**
+ * A multi-producer, multi-consumer queue shared by processes, with no buffer
+ * and no size bound: `put` writes the item to the pipe itself, under the
+ * write lock, and resolves once it is there.
+ *
+ * Hand it to a worker process through {@linkcode spawn} args.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example Usage
+ * ```ts
+ * import { SimpleQueue } from "@mp/queues";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const q = new SimpleQueue<{ id: number }>();
+ * await q.put({ id: 1 });
+ * deepStrictEqual(await q.get(), { id: 1 });
+ * q.close();
+ * ```
+ */
+export class SimpleQueue<T = unknown> {
+  #core: Core;
+  #serializer: Serializer;
+
+  /**
+   * Creates a queue: a pipe and two named semaphores.
+   *
+   * @param options The serializer.
+   */
+  constructor(options?: SimpleQueueOptions) {
+    const adopted = (options as { [INTERNAL]?: Internal } | undefined)
+      ?.[INTERNAL]?.core;
+    this.#serializer = options?.serializer ?? msgpack;
+    this.#core = adopted ??
+      Core.create("SimpleQueue", [], 0, resolveSerializer(this.#serializer));
+    if (adopted) this.#serializer = options!.serializer!;
+    Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
+  }
+
+  /** Whether this process has closed the queue. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /**
+   * Serializes `item` at once and writes it to the pipe.
+   *
+   * @param item The value to send.
+   * @returns A promise that resolves once the item is in the pipe.
+   * @throws {TypeError} (rejects) if the serializer cannot encode `item`.
+   * @throws {ClosedError} (rejects) after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { SimpleQueue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const q = new SimpleQueue<string>();
+   * await q.put("hello");
+   * strictEqual(await q.get(), "hello");
+   * q.close();
+   * ```
+   */
+  async put(item: T): Promise<void> {
+    const core = this.#core;
+    core.check();
+    const payload = this.#serializer.encode(item);
+    core.enter();
+    try {
+      await core.channel.writeFrames([payload], core.check);
+    } finally {
+      core.leave();
+    }
+  }
+
+  /**
+   * Takes the next item, waiting as long as it takes.
+   *
+   * @returns A promise of the item.
+   * @throws {ClosedError} (rejects) after `close()`, also while waiting.
+   *
+   * @example Usage
+   * ```ts
+   * import { SimpleQueue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const q = new SimpleQueue<number>();
+   * await q.put(42);
+   * strictEqual(await q.get(), 42);
+   * q.close();
+   * ```
+   */
+  async get(): Promise<T> {
+    const core = this.#core;
+    core.check();
+    core.enter();
+    let frames;
+    try {
+      frames = await core.channel.readFrames(
+        1,
+        Infinity,
+        Infinity,
+        undefined,
+        core.check,
+      );
+    } finally {
+      core.leave();
+    }
+    return this.#serializer.decode(frames![0]) as T;
+  }
+
+  /**
+   * Whether the pipe holds nothing right now (other processes may change
+   * that at any moment).
+   *
+   * @returns `true` if no item is waiting.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { SimpleQueue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const q = new SimpleQueue<number>();
+   * strictEqual(q.empty(), true);
+   * await q.put(1);
+   * strictEqual(q.empty(), false);
+   * await q.get();
+   * q.close();
+   * ```
+   */
+  empty(): boolean {
+    this.#core.check();
+    return !this.#core.channel.readable();
+  }
+
+  /**
+   * Closes this process's handle: later calls throw `ClosedError`, pending
+   * `get`s reject with it, and the pipe and semaphores are released. Other
+   * processes' handles keep working. Calling it again does nothing.
+   *
+   * @example Usage
+   * ```ts
+   * import { SimpleQueue } from "@mp/queues";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const q = new SimpleQueue();
+   * q.close();
+   * q.close();
+   * strictEqual(q.closed, true);
+   * ```
+   */
+  close(): void {
+    this.#core.close();
+  }
+
+  /**
+   * Closes the queue (for `using`).
+   *
+   * @example Usage
+   * ```ts
+   * import { SimpleQueue } from "@mp/queues";
+   *
+   * using q = new SimpleQueue<number>();
+   * await q.put(1);
+   * await q.get();
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

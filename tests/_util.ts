@@ -1,0 +1,95 @@
+// Shared test helpers. Keep this small and stable: other test files import it.
+
+/** The default guard for a test that can block. */
+export const TEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Settles like `promise`, or rejects with an `Error` naming `what` after `ms`
+ * milliseconds. The timer is always cleared (test sanitizers stay happy).
+ */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Registers a `Deno.test` whose body is guarded by {@linkcode withTimeout}
+ * (default {@linkcode TEST_TIMEOUT_MS}).
+ */
+export function guardedTest(
+  name: string,
+  fn: () => void | Promise<void>,
+  ms: number = TEST_TIMEOUT_MS,
+): void {
+  Deno.test(name, () => withTimeout(Promise.resolve().then(fn), ms, name));
+}
+
+/** The URL of a worker module in `tests/workers/`. */
+export function workerUrl(name: string): URL {
+  return new URL(`./workers/${name}`, import.meta.url);
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The open file descriptors of this process, ascending, by probing
+ * `/proc/self/fd` (the fd used for the listing itself is left out).
+ */
+export function openFds(): number[] {
+  const fds: number[] = [];
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(entry.name);
+    if (!Number.isInteger(fd)) continue;
+    try {
+      Deno.readLinkSync(`/proc/self/fd/${fd}`);
+      fds.push(fd);
+    } catch {
+      // the directory listing's own fd, closed by now
+    }
+  }
+  return fds.sort((a, b) => a - b);
+}
+
+/** The entries of `/dev/shm` that are this library's semaphores (`sem.mpq.*`), sorted. */
+export function mpqSemaphores(): string[] {
+  const names: string[] = [];
+  for (const entry of Deno.readDirSync("/dev/shm")) {
+    if (entry.name.startsWith("sem.mpq.")) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+/** Whether `promise` is still pending after `ms` milliseconds. */
+export async function pendingAfter(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  const marker = Symbol("pending");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<symbol>((resolve) => {
+    timer = setTimeout(() => resolve(marker), ms);
+  });
+  try {
+    const r = await Promise.race([promise.then(() => null, () => null), late]);
+    return r === marker;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -982,6 +982,10 @@ const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, "0"));
 
 const EMPTY = new Uint8Array(0);
+/** Map keys up to this many bytes are cached (ASCII only). */
+const MAX_CACHED_KEY = 16;
+const KEY_CACHE_SIZE = 4096;
+const keyCache: string[] = new Array<string>(KEY_CACHE_SIZE).fill("");
 const scratchBytes = new Uint8Array(8);
 const scratch = new DataView(scratchBytes.buffer);
 
@@ -1206,6 +1210,43 @@ class Decoder {
 
   readKey(): string {
     const at = this.pos;
+    const bytes = this.bytes;
+    const header = bytes[at];
+    // Short ASCII keys come from a cache: no allocation, and the string is
+    // already internalized for the property store.
+    if (header > 0xa0 && header <= 0xa0 + MAX_CACHED_KEY && at < this.end) {
+      const n = header & 0x1f;
+      const start = at + 1;
+      const end = start + n;
+      if (end <= this.end) {
+        let hash = n;
+        let ascii = true;
+        for (let i = start; i < end; i++) {
+          const c = bytes[i];
+          if (c >= 0x80) {
+            ascii = false;
+            break;
+          }
+          hash = Math.imul(hash ^ c, 0x01000193);
+        }
+        if (ascii) {
+          const slot = (hash ^ (hash >>> 15)) & (KEY_CACHE_SIZE - 1);
+          const cached = keyCache[slot];
+          this.pos = end;
+          if (cached.length === n) {
+            let i = 0;
+            while (i < n && cached.charCodeAt(i) === bytes[start + i]) i++;
+            if (i === n) return cached;
+          }
+          let key = "";
+          for (let i = start; i < end; i++) {
+            key += String.fromCharCode(bytes[i]);
+          }
+          keyCache[slot] = key;
+          return key;
+        }
+      }
+    }
     const key = this.read();
     if (typeof key === "string") return key;
     if (typeof key === "number") return String(key);
@@ -1323,7 +1364,15 @@ class Decoder {
     } else {
       const parts: string[] = ["0x"];
       for (let i = p; i < end; i++) parts.push(HEX[b[i]]);
-      value = BigInt(parts.join(""));
+      try {
+        value = BigInt(parts.join(""));
+      } catch {
+        throw new RangeError(
+          `Cannot decode msgpack: a bigint of ${
+            end - p
+          } bytes is too large at byte ${p}`,
+        );
+      }
     }
     return negative ? -value : value;
   }

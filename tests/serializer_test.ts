@@ -830,6 +830,32 @@ Deno.test("msgpack decodes plain data written by @msgpack/msgpack", () => {
   );
 });
 
+Deno.test("msgpack keeps what @msgpack/msgpack loses (why the codec is custom)", () => {
+  const options = { useBigInt64: true };
+  const theirs = (value: unknown) =>
+    referenceDecode(referenceEncode(value, options), options);
+  // @msgpack/msgpack: undefined → null, -0 → 0, Map/Set/Error → {},
+  // a large bigint is truncated, an invalid Date becomes the epoch,
+  // Float64Array becomes bytes, a cycle is only caught by depth.
+  deepStrictEqual(theirs({ a: undefined }), { a: null });
+  ok(!Object.is(theirs(-0), -0));
+  deepStrictEqual(theirs(new Map([[1, 2]])), {});
+  deepStrictEqual(theirs(new Set([1])), {});
+  deepStrictEqual(theirs(new Error("x")), {});
+  notStrictEqual(theirs(2n ** 70n), 2n ** 70n);
+  strictEqual((theirs(new Date(NaN)) as Date).getTime(), 0);
+  ok(theirs(new Float64Array([1])) instanceof Uint8Array);
+  const self: Record<string, unknown> = {};
+  self.self = self;
+  throws(() => theirs(self), /Too deep/);
+
+  deepStrictEqual(roundTrip({ a: undefined }), { a: undefined });
+  ok(Object.is(roundTrip(-0), -0));
+  deepStrictEqual(roundTrip(new Map([[1, 2]])), new Map([[1, 2]]));
+  strictEqual(roundTrip(2n ** 70n), 2n ** 70n);
+  assertEncodeThrows(self, "Cannot serialize a circular reference at $.self");
+});
+
 // ---------------------------------------------------------------------------
 // Malformed input
 

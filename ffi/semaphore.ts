@@ -81,7 +81,7 @@ export class NamedSemaphore {
    */
   async wait(timeoutMs: number): Promise<boolean> {
     const ptr = this.#handle();
-    const deadline = Date.now() + Math.max(0, timeoutMs);
+    const deadline = Date.now() + Math.max(0, Math.ceil(timeoutMs));
     const ts = new BigInt64Array(2);
     ts[0] = BigInt(Math.floor(deadline / 1000));
     ts[1] = BigInt((deadline % 1000) * 1e6);

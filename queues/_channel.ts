@@ -31,6 +31,7 @@ const COALESCE = 256 * 1024;
 const READ_CHUNK = 256 * 1024;
 
 const noCheck = (): void => {};
+const never = (): boolean => false;
 
 /** A frame being read: its header bytes, then its payload. */
 class PartialFrame {
@@ -158,7 +159,9 @@ export class Channel {
     const frames: Uint8Array[] = [];
     let bytes = 0;
     const buf = this.#scratch;
-    while (frames.length < maxItems && bytes < maxBytes) {
+    while (
+      frames.length < maxItems && (frames.length === 0 || bytes < maxBytes)
+    ) {
       // Every frame is at least 4 bytes, so a chunk of 4*k bytes starts at
       // most k frames: the read never takes more frames than allowed.
       let want = (maxItems - frames.length) * 4;
@@ -299,34 +302,112 @@ export class Channel {
   async writeFrames(
     payloads: readonly Uint8Array[],
     check: () => void = noCheck,
+    abandon: () => boolean = never,
   ): Promise<void> {
     while (!this.wlock.tryWait()) {
       check();
       if (await this.wlock.wait(SLICE_MS)) break;
     }
+    // `torn` is true while a frame is partly in the pipe. If the caller
+    // abandons the write then (its process is about to exit), the lock stays
+    // held: readers treat the frame as torn once this process is gone.
+    let torn = false;
     try {
       const out = this.#out;
       let fill = 0;
       for (const payload of payloads) {
         const length = payload.length;
         if (length >= DIRECT_WRITE || fill + 12 + length > out.length) {
-          if (fill > 0) await this.#writeAll(out, fill);
+          if (fill > 0 && !this.#writeNow(out, fill)) {
+            torn = this.#pendingOff > 0;
+            if (!await this.#drain(abandon)) return;
+            torn = false;
+          }
           fill = 0;
         }
         if (length >= DIRECT_WRITE) {
           const h = writeHeader(out, 0, length);
-          await this.#writeAll(out, h);
-          await this.#writeAll(payload, length);
+          if (!this.#writeNow(out, h)) {
+            torn = this.#pendingOff > 0;
+            if (!await this.#drain(abandon)) return;
+          }
+          torn = true;
+          if (!this.#writeNow(payload, length) && !await this.#drain(abandon)) {
+            return;
+          }
+          torn = false;
         } else {
           fill += writeHeader(out, fill, length);
           out.set(payload, fill);
           fill += length;
         }
       }
-      if (fill > 0) await this.#writeAll(out, fill);
+      if (fill > 0 && !this.#writeNow(out, fill)) {
+        torn = this.#pendingOff > 0;
+        if (!await this.#drain(abandon)) return;
+        torn = false;
+      }
     } finally {
-      this.wlock.post();
+      // Released in the same synchronous stretch as the last write when the
+      // pipe took everything at once.
+      if (!torn) this.wlock.post();
     }
+  }
+
+  #pending: Uint8Array | null = null;
+  #pendingOff = 0;
+  #pendingLen = 0;
+
+  /**
+   * Writes what the pipe takes now; returns true if all of it went, else
+   * remembers the rest for {@linkcode Channel.#drain}.
+   */
+  #writeNow(buf: Uint8Array, length: number): boolean {
+    let off = 0;
+    while (off < length) {
+      const n = writeSome(
+        this.writeFd,
+        buf,
+        off,
+        Math.min(length - off, MAX_IO),
+      );
+      if (n === 0) {
+        this.#pending = buf;
+        this.#pendingOff = off;
+        this.#pendingLen = length;
+        return false;
+      }
+      off += n;
+    }
+    return true;
+  }
+
+  /**
+   * Waits for room and writes the rest remembered by `#writeNow`.
+   *
+   * @returns false if `abandon()` said to stop first
+   */
+  async #drain(abandon: () => boolean): Promise<boolean> {
+    const buf = this.#pending!;
+    let off = this.#pendingOff;
+    const length = this.#pendingLen;
+    this.#pending = null;
+    while (off < length) {
+      if (abandon()) return false;
+      await pollWait(this.writeFd, POLLOUT, SLICE_MS);
+      for (;;) {
+        const n = writeSome(
+          this.writeFd,
+          buf,
+          off,
+          Math.min(length - off, MAX_IO),
+        );
+        if (n === 0) break;
+        off += n;
+        if (off >= length) break;
+      }
+    }
+    return true;
   }
 
   /** Builds a frame (header and payload in one buffer) for a small payload. */
@@ -336,19 +417,5 @@ export class Channel {
     writeHeader(f, 0, payload.length);
     f.set(payload, h);
     return f;
-  }
-
-  async #writeAll(buf: Uint8Array, length: number): Promise<void> {
-    let off = 0;
-    while (off < length) {
-      const n = writeSome(
-        this.writeFd,
-        buf,
-        off,
-        Math.min(length - off, MAX_IO),
-      );
-      off += n;
-      if (n === 0) await pollWait(this.writeFd, POLLOUT, SLICE_MS);
-    }
   }
 }

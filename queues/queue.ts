@@ -93,6 +93,7 @@ export class Queue<T = unknown> {
   #queued = 0;
   #written = 0;
   #flushWaiters: { target: number; resolve: () => void }[] = [];
+  #isCancelled = (): boolean => this.#cancelled;
 
   /**
    * Creates a queue: a pipe and three named semaphores.
@@ -294,7 +295,7 @@ export class Queue<T = unknown> {
         const batch = this.#buffer;
         this.#buffer = [];
         try {
-          await core.channel.writeFrames(batch);
+          await core.channel.writeFrames(batch, undefined, this.#isCancelled);
         } catch (e) {
           // Only an OS error can land here (items were serialized in put):
           // report it, as Python's feeder does, and go on with the next batch.

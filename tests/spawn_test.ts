@@ -1,0 +1,217 @@
+import {
+  deepStrictEqual,
+  ok,
+  rejects,
+  strictEqual,
+  throws,
+} from "node:assert/strict";
+import {
+  ClosedError,
+  JoinableQueue,
+  Queue,
+  type Serializer,
+  SimpleQueue,
+  spawn,
+  workerArgs,
+} from "../mod.ts";
+import { fdTargets, within, worker } from "./_sys.ts";
+
+function pipeInodes(q: object): string[] {
+  // The queue's fds, read back through /proc: each is `pipe:[inode]`.
+  const core =
+    (q as Record<symbol, { channel: { readFd: number; writeFd: number } }>)[
+      Symbol.for("@mp/queues.queue")
+    ];
+  return [core.channel.readFd, core.channel.writeFd].map((fd) =>
+    Deno.readLinkSync(`/proc/self/fd/${fd}`)
+  );
+}
+
+Deno.test("spawn() lets only its worker inherit the queue's fds", async () => {
+  const q = new Queue<unknown>();
+  const results = new Queue<unknown>();
+  const mine = pipeInodes(q);
+  ok(mine.every((t) => t.startsWith("pipe:[")), String(mine));
+  // An unrelated child started while the queue is open holds none of them.
+  const other = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const theirs = fdTargets(other.pid);
+    ok(
+      !mine.some((t) => theirs.includes(t)),
+      `unrelated child holds ${theirs}`,
+    );
+  } finally {
+    other.kill("SIGKILL");
+    await other.status;
+  }
+  const child = spawn(worker("report_fds.ts"), {
+    args: [q, results],
+    permissions: ["-A"],
+  });
+  const targets = await within(
+    results.get(),
+    30_000,
+    "worker fd report",
+  ) as string[];
+  for (const t of mine) ok(targets.includes(t), `the worker lacks ${t}`);
+  await q.put("through the inherited pipe");
+  strictEqual(
+    await within(results.get(), 30_000, "worker echo"),
+    "through the inherited pipe",
+  );
+  strictEqual((await child.status).code, 0);
+  // After the spawn our own fds are close-on-exec again.
+  const core =
+    (q as unknown as Record<symbol, { channel: { readFd: number } }>)[
+      Symbol.for("@mp/queues.queue")
+    ];
+  const flags =
+    Deno.readTextFileSync(`/proc/self/fdinfo/${core.channel.readFd}`)
+      .match(/flags:\s+([0-7]+)/)![1];
+  ok((parseInt(flags, 8) & 0o2000000) !== 0, "FD_CLOEXEC was not restored");
+  q.close();
+  results.close();
+});
+
+Deno.test("spawn() hands over queues anywhere in args, of every kind", async () => {
+  const q = new Queue<unknown>({ maxsize: 7 });
+  const sq = new SimpleQueue<unknown>();
+  const jq = new JoinableQueue<unknown>();
+  const child = spawn(worker("args.ts"), {
+    args: [q, { nested: [sq, jq] }, { n: 1, s: "two", list: [3n, null] }],
+  });
+  deepStrictEqual(await within(q.get(), 30_000, "args report"), {
+    kinds: ["Queue", "SimpleQueue", "JoinableQueue"],
+    plain: { n: 1, s: "two", list: [3n, null] },
+    maxsize: 7,
+  });
+  await sq.put("via the nested SimpleQueue");
+  strictEqual(
+    await within(q.get(), 30_000, "nested"),
+    "via the nested SimpleQueue",
+  );
+  strictEqual((await child.status).code, 0);
+  for (const x of [q, sq, jq]) x.close();
+});
+
+Deno.test("spawn() throws TypeError for bad arguments and ClosedError for a closed queue", () => {
+  throws(() => spawn(worker("echo.ts"), { args: [() => 1] }), TypeError);
+  throws(() => spawn(42 as unknown as string), TypeError);
+  throws(
+    () =>
+      spawn(worker("echo.ts"), { permissions: "-A" as unknown as string[] }),
+    TypeError,
+  );
+  const nameless: Serializer = {
+    encode: (v) => v as Uint8Array,
+    decode: (b) => b,
+  };
+  const q = new SimpleQueue({ serializer: nameless });
+  throws(
+    () => spawn(worker("echo.ts"), { args: [q] }),
+    (e: Error) =>
+      e instanceof TypeError && /serializer has no name/.test(e.message),
+  );
+  q.close();
+  throws(() => spawn(worker("echo.ts"), { args: [q] }), ClosedError);
+  const big = new Queue();
+  throws(
+    () => spawn(worker("echo.ts"), { args: ["x".repeat(200_000)] }),
+    TypeError,
+  );
+  big.close();
+});
+
+Deno.test("workerArgs() outside a spawned worker throws an Error saying so", () => {
+  throws(() => workerArgs(), /only in a process started by spawn\(\)/);
+});
+
+Deno.test("a queue closed right after spawn() still works in the worker", async () => {
+  const q = new Queue<number>();
+  const results = new Queue<number[]>();
+  const child = spawn(worker("self_loop.ts"), { args: [q, results] });
+  q.close(); // before the worker even attached it
+  deepStrictEqual(await within(results.get(), 30_000, "worker report"), [
+    1,
+    2,
+    3,
+  ]);
+  strictEqual((await child.status).code, 0);
+  results.close();
+});
+
+Deno.test("custom serializers cross by name and must be registered in the worker", async () => {
+  const upper: Serializer = {
+    name: "upper",
+    encode: (v) => new TextEncoder().encode(String(v).toUpperCase()),
+    decode: (b) => new TextDecoder().decode(b),
+  };
+  for (const register of ["1", "0"]) {
+    const out = await Deno.makeTempFile();
+    const q = new SimpleQueue<string>({ serializer: upper });
+    const child = spawn(worker("custom_serializer.ts"), {
+      args: [q],
+      env: { REGISTER: register, OUT: out },
+      permissions: ["--allow-env=REGISTER,OUT", `--allow-write=${out}`],
+    });
+    if (register === "1") {
+      await q.put("hello");
+      strictEqual(
+        await within(
+          (async () => {
+            // our own put may come back first if we read too early: wait for the reply
+            for (;;) {
+              const v = await q.get();
+              if (v !== "HELLO") return v;
+              await q.put("hello");
+            }
+          })(),
+          30_000,
+          "reply",
+        ),
+        "HELLO AND BACK",
+      );
+    }
+    strictEqual((await child.status).code, 0);
+    const outcome = JSON.parse(await Deno.readTextFile(out));
+    await Deno.remove(out);
+    if (register === "1") {
+      deepStrictEqual(outcome, { ok: true, got: "HELLO" });
+    } else {
+      strictEqual(outcome.ok, false);
+      strictEqual(outcome.name, "TypeError");
+      ok(
+        /"upper"/.test(outcome.message) &&
+          /registerSerializer/.test(outcome.message),
+        outcome.message,
+      );
+    }
+    q.close();
+  }
+});
+
+Deno.test("WorkerProcess: kill(), status and asyncDispose", async () => {
+  const q = new SimpleQueue<unknown>();
+  const ready = new SimpleQueue<unknown>();
+  {
+    await using child = spawn(worker("blocked_get.ts"), { args: [q, ready] });
+    ok(child.pid > 0);
+    await within(ready.get(), 30_000, "ready");
+  } // disposed: SIGTERM, then awaited
+  const second = spawn(worker("blocked_get.ts"), { args: [q, ready] });
+  await within(ready.get(), 30_000, "ready");
+  second.kill("SIGKILL");
+  strictEqual((await second.status).signal, "SIGKILL");
+  second.kill(); // after exit: a no-op
+  const ac = new AbortController();
+  const third = spawn(worker("blocked_get.ts"), {
+    args: [q, ready],
+    signal: ac.signal,
+  });
+  await within(ready.get(), 30_000, "ready");
+  ac.abort();
+  strictEqual((await third.status).success, false);
+  await rejects(Promise.reject(new Error("x")), Error);
+  q.close();
+  ready.close();
+});

@@ -2,7 +2,11 @@
 //
 //   deno task bench:ipc                 # full run (3 repetitions per cell)
 //   deno task bench:ipc:quick           # --quick: 1 repetition, item counts / 20
-//   deno run -A bench/ipc.ts [--quick] [--reps N] [--only <system id substring>] [--timeout S]
+//   deno run -A bench/ipc.ts [--quick] [--reps N] [--budget S] [--only <system id substring>] [--timeout S]
+//
+// --reps N (default 3, quick 1) is the most repetitions per (system, scenario); a scenario
+// stops repeating once its repetitions took more than --budget S seconds (default 4), so a
+// slow cell may have fewer (at least 1; the tables list them). Item counts never change.
 //
 // Each (system, scenario group) runs in a fresh "cell" process: this file again, with
 // `--cell`, started under `setsid` so a hung cell can be killed with its workers. The
@@ -400,6 +404,7 @@ async function runCellProcess(
   cell: Cell,
   quick: boolean,
   timeoutS: number,
+  budgetS: number,
   hasPython: boolean,
 ): Promise<{ recs: Rec[]; errors: string[] }> {
   const isPy = cell.sys.startsWith("py-");
@@ -411,7 +416,8 @@ async function runCellProcess(
       cell.sys === "py-queue" ? "queue" : "simplequeue",
       cell.scs.join(","),
       String(cell.reps),
-      ...(quick ? ["quick"] : []),
+      quick ? "quick" : "full",
+      String(budgetS),
     ]
     : [
       Deno.execPath(),
@@ -424,6 +430,7 @@ async function runCellProcess(
       cell.scs.join(","),
       String(cell.reps),
       quick ? "1" : "0",
+      String(budgetS),
     ];
   const argv = [...(cell.pinned ? ["taskset", "-c", "0"] : []), ...inner];
   const shown = argv.map((a) => a.replace(Deno.cwd() + "/", "")).join(" ");
@@ -505,7 +512,7 @@ function fmtLat(rs: Rec[]): string {
   return `${med.toFixed(1)} / ${p99.toFixed(0)}`;
 }
 
-function renderTables(recs: Rec[], order: string[]): string {
+function renderTables(recs: Rec[], order: string[], maxReps: number): string {
   const by = (sys: string, sc: string) =>
     recs.filter((r) => r.sys === sys && r.sc === sc && !("error" in r));
   const ref = LABELS["py-queue"];
@@ -530,6 +537,21 @@ function renderTables(recs: Rec[], order: string[]): string {
       `| ${sys} | ${cells.join(" | ")} | ${fmtLat(by(sys, "L1"))} | ${
         fmtLat(by(sys, "L1p"))
       } |`,
+    );
+  }
+  const few: string[] = [];
+  for (const id of order) {
+    for (const sc of ["T1", "T2", "T3", "T4", "L1", "L1p", "C"]) {
+      const k = by(LABELS[id], sc).length;
+      if (k > 0 && k < maxReps) few.push(`${LABELS[id]} ${sc}: ${k}`);
+    }
+  }
+  if (few.length) {
+    lines.push(
+      "",
+      `Cells with fewer than ${maxReps} repetitions (time budget): ${
+        few.join("; ")
+      }.`,
     );
   }
   const cont = order.filter((id) => by(LABELS[id], "C").length);
@@ -601,6 +623,8 @@ async function main() {
   const reps = Number(opt("--reps") ?? (quick ? 1 : 3));
   const only = opt("--only");
   const timeoutS = Number(opt("--timeout") ?? (quick ? 30 : 120));
+  // A scenario gets another repetition only while its repetitions so far took less.
+  const budgetS = Number(opt("--budget") ?? 4);
   const t0 = performance.now();
 
   const hasPython = (await sh("python3", ["--version"])) !== "";
@@ -643,7 +667,7 @@ async function main() {
     command: `deno run -A bench/ipc.ts ${argv.join(" ")}`.trim(),
     mode: quick
       ? `quick (1/${QUICK_DIV} item counts, ${reps} rep)`
-      : `full (${reps} reps, median)`,
+      : `full (up to ${reps} reps per cell within a ${budgetS} s budget, median)`,
   };
   const machineLine =
     `Machine: ${machine.date}; nproc ${machine.nproc}; CPU ${machine.cpu}; kernel ${machine.kernel}; load avg at start ${machine.loadavg_at_start}; deno ${machine.deno}; ${machine.python}; \`${machine.command}\`; ${machine.mode}`;
@@ -653,13 +677,13 @@ async function main() {
   const errors: string[] = [];
   for (const cell of cells) {
     if (only && !cell.sys.includes(only)) continue;
-    const r = await runCellProcess(cell, quick, timeoutS, hasPython);
+    const r = await runCellProcess(cell, quick, timeoutS, budgetS, hasPython);
     recs.push(...r.recs);
     errors.push(...r.errors);
   }
   const wall = (performance.now() - t0) / 1e3;
 
-  const tables = renderTables(recs, order);
+  const tables = renderTables(recs, order, reps);
   console.log(machineLine + "\n");
   console.log(
     "Throughput: median of the repetitions' times; in parentheses the ratio to Python mp.Queue in this run. MB = 10^6 payload bytes. L1: median over repetitions of each repetition's median / p99 round trip.\n",

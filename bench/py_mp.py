@@ -1,8 +1,9 @@
 """Python multiprocessing baseline for bench/ipc.ts (mp.Queue / mp.SimpleQueue, fork).
 
-usage: python3 bench/py_mp.py <queue|simplequeue> <scenarios, comma-separated> <reps> [quick]
+usage: python3 bench/py_mp.py <queue|simplequeue> <scenarios, comma-separated> <reps> [quick|full] [budget_s]
   scenarios: T1 T2 T3 T4 (throughput), L1 (ping-pong), C (4 producers x 4 consumers)
 Prints one JSON line per repetition, the same records as bench/ipc.ts's Deno cells.
+A scenario stops repeating early once its repetitions took more than budget_s seconds.
 
 Throughput: the parent is the producer and the clock. The child consumer puts "ready" on
 a back queue; the parent starts the clock, puts N items, and stops it when the child's
@@ -152,10 +153,14 @@ def contention(ctx, impl, quick):
 def main():
     impl, scs, reps = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
     quick = len(sys.argv) > 4 and sys.argv[4] == "quick"
+    budget = float(sys.argv[5]) if len(sys.argv) > 5 else float("inf")
     ctx = mp.get_context("fork")
     label = "Python mp.Queue" if impl == "queue" else "Python mp.SimpleQueue"
     for sc in scs:
+        start = time.perf_counter()
         for rep in range(reps):
+            if rep > 0 and time.perf_counter() - start > budget:
+                break
             if sc == "L1":
                 r = latency(ctx, impl, quick)
             elif sc == "C":

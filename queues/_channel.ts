@@ -13,6 +13,8 @@ import {
   writeSome,
 } from "../ffi/fd.ts";
 import type { NamedSemaphore } from "../ffi/semaphore.ts";
+import type { SharedMemory } from "../ffi/shm.ts";
+import { ProcessLock } from "./_lock.ts";
 import {
   checkLength,
   DEFAULT_MAX_FRAME,
@@ -40,29 +42,70 @@ class PartialFrame {
   headerNeed = 4;
   payload: Uint8Array | null = null;
   have = 0;
+  /** The pid of a dead reader whose frame this is: skip it, do not deliver. */
+  discard = 0;
+}
+
+/** Bytes of shared memory a channel needs. */
+export const SHARED_BYTES = 64;
+
+// Layout of the shared page (Int32 slots unless noted).
+const RLOCK_HOLDER = 0;
+const WLOCK_HOLDER = 1;
+const TORN = 2; // frames discarded because their writer died mid-frame
+const LOST = 3; // frames discarded because their reader died mid-frame
+const READING = 4; // 1 while the read-lock holder is inside a frame
+const HEADER_HAVE = 5;
+const HEADER_NEED = 6;
+const HEADER_BYTES = 32; // byte offset of the 12 header bytes read so far
+const PAYLOAD_HAVE = 6; // Float64 slot: payload bytes read so far
+
+/** What the recovery machinery has discarded, across all processes. */
+export interface ChannelStats {
+  /** Frames cut short by a writer that died while writing them. */
+  tornFrames: number;
+  /** Frames whose reader died while reading them. */
+  lostFrames: number;
 }
 
 /** The shared pipe of a queue and its two locks. */
 export class Channel {
   readonly readFd: number;
   readonly writeFd: number;
-  readonly rlock: NamedSemaphore;
-  readonly wlock: NamedSemaphore;
+  readonly rlock: ProcessLock;
+  readonly wlock: ProcessLock;
+  readonly shared: SharedMemory;
   /** The largest payload one frame may claim. */
   maxFrame: number = DEFAULT_MAX_FRAME;
   #scratch = new Uint8Array(READ_CHUNK);
   #out = new Uint8Array(COALESCE);
+  #page: Int32Array;
+  #pageBytes: Uint8Array;
+  #pageF64: Float64Array;
 
   constructor(
     readFd: number,
     writeFd: number,
     rlock: NamedSemaphore,
     wlock: NamedSemaphore,
+    shared: SharedMemory,
   ) {
     this.readFd = readFd;
     this.writeFd = writeFd;
-    this.rlock = rlock;
-    this.wlock = wlock;
+    this.shared = shared;
+    this.#page = new Int32Array(shared.buffer, 0, SHARED_BYTES / 4);
+    this.#pageBytes = new Uint8Array(shared.buffer, 0, SHARED_BYTES);
+    this.#pageF64 = new Float64Array(shared.buffer, 0, SHARED_BYTES / 8);
+    this.rlock = new ProcessLock(rlock, this.#page, RLOCK_HOLDER);
+    this.wlock = new ProcessLock(wlock, this.#page, WLOCK_HOLDER);
+  }
+
+  /** Counts of frames discarded by crash recovery (all processes). */
+  stats(): ChannelStats {
+    return {
+      tornFrames: Atomics.load(this.#page, TORN),
+      lostFrames: Atomics.load(this.#page, LOST),
+    };
   }
 
   /** Whether at least one byte (or end of file) is waiting in the pipe. */
@@ -89,7 +132,7 @@ export class Channel {
     for (;;) {
       check();
       signal?.throwIfAborted();
-      let locked = this.rlock.tryWait();
+      let locked = this.rlock.tryAcquire() || this.#recoverReader();
       if (!locked) {
         const ms = sliceUntil(deadline);
         if (!this.readable()) {
@@ -98,26 +141,28 @@ export class Channel {
           continue;
         }
         if (ms <= 0) return null;
-        locked = await this.rlock.wait(ms);
+        locked = await this.rlock.wait(ms) || this.#recoverReader();
         if (!locked) continue;
         try {
           check();
           signal?.throwIfAborted();
         } catch (e) {
-          this.rlock.post();
+          this.#releaseRead();
           throw e;
         }
       }
       let frames: Uint8Array[] | null;
       try {
-        frames = this.#takeSync(maxItems, maxBytes);
+        frames = this.#partial === null
+          ? this.#takeSync(maxItems, maxBytes)
+          : [];
         if (frames !== null && this.#partial !== null) {
           await this.#finishAsync(frames);
         }
       } finally {
-        this.rlock.post();
+        this.#releaseRead();
       }
-      if (frames !== null) return frames;
+      if (frames !== null && frames.length > 0) return frames;
       const ms = sliceUntil(deadline);
       if (ms <= 0) return null;
       await pollWait(this.readFd, POLLIN, ms);
@@ -130,20 +175,84 @@ export class Channel {
    * finished, waiting synchronously for its rest.
    */
   readFrameNow(): Uint8Array | null {
-    if (!this.rlock.tryWait()) return null;
+    if (!this.rlock.tryAcquire() && !this.#recoverReader()) return null;
     try {
-      const frames = this.#takeSync(1, Infinity);
+      const frames = this.#partial === null ? this.#takeSync(1, Infinity) : [];
       if (frames === null) return null;
       while (this.#partial !== null) {
         this.#continuePartial(frames);
         // A frame has begun and its writer is writing the rest right now:
         // wait on this thread, at most 10 ms per round.
-        if (this.#partial !== null) pollNow(this.readFd, POLLIN, 10);
+        if (
+          this.#partial !== null && pollNow(this.readFd, POLLIN, 10) === 0
+        ) {
+          this.#discardIfTorn();
+        }
       }
-      return frames[0];
+      return frames.length > 0 ? frames[0] : null;
     } finally {
-      this.rlock.post();
+      this.#releaseRead();
     }
+  }
+
+  #releaseRead(): void {
+    this.rlock.release();
+  }
+
+  /**
+   * Takes the read lock over if its holder died, adopting the frame it was
+   * in the middle of (to be skipped).
+   */
+  #recoverReader(): boolean {
+    const dead = this.rlock.takeOverIfDead();
+    if (dead === 0) return false;
+    const page = this.#page;
+    if (Atomics.load(page, READING) === 1) {
+      const p = new PartialFrame();
+      p.header.set(this.#pageBytes.subarray(HEADER_BYTES, HEADER_BYTES + 12));
+      p.headerHave = page[HEADER_HAVE];
+      p.headerNeed = page[HEADER_NEED];
+      p.discard = dead;
+      if (p.headerHave === p.headerNeed) {
+        this.#startPayload(p);
+        p.have = this.#pageF64[PAYLOAD_HAVE];
+      }
+      this.#partial = p;
+    }
+    return true;
+  }
+
+  /** Records the begun frame in shared memory, for a reader taking over. */
+  #saveProgress(p: PartialFrame): void {
+    const page = this.#page;
+    this.#pageBytes.set(p.header, HEADER_BYTES);
+    page[HEADER_HAVE] = p.headerHave;
+    page[HEADER_NEED] = p.headerNeed;
+    this.#pageF64[PAYLOAD_HAVE] = p.have;
+    Atomics.store(page, READING, 1);
+  }
+
+  /**
+   * Mid-frame with an empty pipe: if the write lock's holder is dead, the
+   * frame is torn (nobody will write its rest). Discards it, counts it, warns
+   * once, and frees the write lock.
+   */
+  #discardIfTorn(): boolean {
+    if (this.readable()) return false;
+    const dead = this.wlock.takeOverIfDead();
+    if (dead === 0) return false;
+    const p = this.#partial!;
+    const got = p.payload === null
+      ? `${p.headerHave} of ${p.headerNeed} header bytes`
+      : `${p.have} of ${p.payload.length} payload bytes`;
+    this.#partial = null;
+    Atomics.store(this.#page, READING, 0);
+    Atomics.add(this.#page, TORN, 1);
+    console.warn(
+      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${got}`,
+    );
+    this.wlock.release();
+    return true;
   }
 
   #partial: PartialFrame | null = null;
@@ -204,6 +313,7 @@ export class Channel {
         p.headerHave = Math.min(n - pos, 12);
         this.#partial = p;
         this.#adoptHeader(p, buf.subarray(pos, n));
+        this.#saveProgress(p);
         this.#continuePartial(frames);
         if (this.#partial !== null) return frames;
         bytes += frames[frames.length - 1].length;
@@ -250,7 +360,7 @@ export class Channel {
         p.headerHave,
         p.headerNeed - p.headerHave,
       );
-      if (n === WOULD_BLOCK) return;
+      if (n === WOULD_BLOCK) return this.#saveProgress(p);
       if (n === 0) this.#eofInFrame(p);
       p.headerHave += n;
       if (
@@ -264,25 +374,35 @@ export class Channel {
     const payload = p.payload;
     while (p.have < payload.length) {
       const n = readSome(this.readFd, payload, p.have, payload.length - p.have);
-      if (n === WOULD_BLOCK) return;
+      if (n === WOULD_BLOCK) return this.#saveProgress(p);
       if (n === 0) this.#eofInFrame(p);
       p.have += n;
     }
-    frames.push(payload);
     this.#partial = null;
+    Atomics.store(this.#page, READING, 0);
+    if (p.discard === 0) {
+      frames.push(payload);
+    } else {
+      Atomics.add(this.#page, LOST, 1);
+      console.warn(
+        `@mp/queues: skipped the rest of a frame whose reader (pid ${p.discard}) died while reading it`,
+      );
+    }
   }
 
   async #finishAsync(frames: Uint8Array[]): Promise<void> {
     while (this.#partial !== null) {
       this.#continuePartial(frames);
       if (this.#partial !== null) {
-        await pollWait(this.readFd, POLLIN, SLICE_MS);
+        const ready = await pollWait(this.readFd, POLLIN, SLICE_MS);
+        if (ready === 0) this.#discardIfTorn();
       }
     }
   }
 
   #eofInFrame(p: PartialFrame): never {
     this.#partial = null;
+    Atomics.store(this.#page, READING, 0);
     const where = p.payload === null
       ? `after ${p.headerHave} of ${p.headerNeed} header bytes`
       : `after ${p.have} of ${p.payload.length} payload bytes`;
@@ -304,9 +424,9 @@ export class Channel {
     check: () => void = noCheck,
     abandon: () => boolean = never,
   ): Promise<void> {
-    while (!this.wlock.tryWait()) {
+    while (!this.wlock.tryAcquire()) {
       check();
-      if (await this.wlock.wait(SLICE_MS)) break;
+      if (await this.wlock.wait(SLICE_MS) || this.#recoverWriter()) break;
     }
     // `torn` is true while a frame is partly in the pipe. If the caller
     // abandons the write then (its process is about to exit), the lock stays
@@ -350,7 +470,24 @@ export class Channel {
     } finally {
       // Released in the same synchronous stretch as the last write when the
       // pipe took everything at once.
-      if (!torn) this.wlock.post();
+      if (!torn) this.wlock.release();
+    }
+  }
+
+  /**
+   * Takes the write lock over from a dead holder, but only when no frame of
+   * it can be half in the pipe: holding the read lock, with the pipe empty
+   * and no reader inside a frame. Otherwise readers resolve it (a torn frame).
+   */
+  #recoverWriter(): boolean {
+    if (!this.wlock.holderDead() || !this.rlock.tryAcquire()) return false;
+    try {
+      if (this.readable() || Atomics.load(this.#page, READING) === 1) {
+        return false;
+      }
+      return this.wlock.takeOverIfDead() !== 0;
+    } finally {
+      this.rlock.release();
     }
   }
 

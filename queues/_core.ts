@@ -3,9 +3,10 @@
 // released and names unlinked. Also what crosses into a worker (the handle).
 
 import { closeFd, createPipe, setNonBlocking, setPipeSize } from "../ffi/fd.ts";
-import { pid } from "../ffi/process.ts";
+import { isAlive, listDir, pid } from "../ffi/process.ts";
 import { NamedSemaphore } from "../ffi/semaphore.ts";
-import { Channel } from "./_channel.ts";
+import { SharedMemory } from "../ffi/shm.ts";
+import { Channel, SHARED_BYTES } from "./_channel.ts";
 import { ClosedError } from "./errors.ts";
 import { randomId } from "./_util.ts";
 
@@ -20,7 +21,8 @@ export type QueueKind = "SimpleQueue" | "Queue" | "JoinableQueue";
 /** What crosses into a worker: inherited fds, semaphore names, settings. */
 export interface QueueHandle {
   kind: QueueKind;
-  fds: [number, number];
+  /** Pipe read end, pipe write end, shared-memory fd. */
+  fds: [number, number, number];
   names: string[];
   maxsize: number;
   serializer: string;
@@ -42,6 +44,28 @@ export const NAME_PREFIX = "/mpq.";
 
 /** Pipe size asked of the kernel: big items move in fewer wake-ups. */
 const PIPE_SIZE = 1 << 20;
+
+/**
+ * Unlinks the semaphore names left by creators that died without cleaning up
+ * (killed by a signal): like Python's resource tracker, without a process
+ * and without warnings. Runs once, at import.
+ *
+ * @returns the names removed
+ */
+export function sweepDeadNames(): string[] {
+  const removed: string[] = [];
+  for (const entry of listDir("/dev/shm")) {
+    // sem.mpq.<pid>.<random>.<index>
+    const m = /^sem\.mpq\.(\d+)\.[a-z0-9]+\.\d+$/.exec(entry);
+    if (m === null) continue;
+    const creator = Number(m[1]);
+    if (creator === pid || isAlive(creator)) continue;
+    if (NamedSemaphore.unlink(`/${entry.slice(4)}`)) removed.push(entry);
+  }
+  return removed;
+}
+
+sweepDeadNames();
 
 const owned = new Set<Core>();
 let exitHookInstalled = false;
@@ -106,6 +130,7 @@ export class Core {
     const base = `${NAME_PREFIX}${pid}.${randomId(12)}.`;
     const made: NamedSemaphore[] = [];
     let fds: [number, number] | null = null;
+    let shared: SharedMemory | null = null;
     try {
       for (const [i, value] of [1, 1, ...values].entries()) {
         made.push(NamedSemaphore.create(base + i, value));
@@ -114,6 +139,7 @@ export class Core {
       setNonBlocking(fds[0]);
       setNonBlocking(fds[1]);
       setPipeSize(fds[1], PIPE_SIZE);
+      shared = SharedMemory.create(SHARED_BYTES);
     } catch (e) {
       for (const s of made) {
         s.close();
@@ -125,7 +151,7 @@ export class Core {
     const [rlock, wlock, ...rest] = made;
     return new Core(
       kind,
-      new Channel(fds[0], fds[1], rlock, wlock),
+      new Channel(fds[0], fds[1], rlock, wlock, shared),
       rest,
       maxsize,
       serializer,
@@ -136,8 +162,10 @@ export class Core {
   /** Adopts a handle received from the parent (in a worker). */
   static fromHandle(h: QueueHandle): Core {
     const opened: NamedSemaphore[] = [];
+    let shared: SharedMemory;
     try {
       for (const name of h.names) opened.push(NamedSemaphore.open(name));
+      shared = SharedMemory.attach(h.fds[2], SHARED_BYTES);
     } catch (e) {
       opened.forEach((s) => s.close());
       throw e;
@@ -145,7 +173,7 @@ export class Core {
     const [rlock, wlock, ...rest] = opened;
     return new Core(
       h.kind,
-      new Channel(h.fds[0], h.fds[1], rlock, wlock),
+      new Channel(h.fds[0], h.fds[1], rlock, wlock, shared),
       rest,
       h.maxsize,
       h.serializer,
@@ -159,8 +187,10 @@ export class Core {
     const { channel } = this;
     return {
       kind: this.kind,
-      fds: [channel.readFd, channel.writeFd],
-      names: [channel.rlock, channel.wlock, ...this.sems].map((s) => s.name),
+      fds: [channel.readFd, channel.writeFd, channel.shared.fd],
+      names: [channel.rlock.sem, channel.wlock.sem, ...this.sems].map((s) =>
+        s.name
+      ),
       maxsize: this.maxsize,
       serializer: this.serializer,
       creator: this.creator,
@@ -209,8 +239,9 @@ export class Core {
     const { channel } = this;
     closeFd(channel.readFd);
     closeFd(channel.writeFd);
-    channel.rlock.close();
-    channel.wlock.close();
+    channel.shared.close();
+    channel.rlock.sem.close();
+    channel.wlock.sem.close();
     for (const s of this.sems) s.close();
     this.#maybeUnlink();
   }
@@ -225,7 +256,7 @@ export class Core {
     this.#unlinked = true;
     owned.delete(this);
     const { channel } = this;
-    for (const s of [channel.rlock, channel.wlock, ...this.sems]) {
+    for (const s of [channel.rlock.sem, channel.wlock.sem, ...this.sems]) {
       NamedSemaphore.unlink(s.name);
     }
   }

@@ -16,7 +16,7 @@
  * const q = new Queue<number>({ maxsize: 1 });
  * q.putNowait(1);
  * throws(() => q.putNowait(2), Full);
- * q.getNowait();
+ * await q.get();
  * q.close();
  * ```
  */

@@ -1,0 +1,69 @@
+/**
+ * Anonymous shared memory: a `memfd` mapped `MAP_SHARED`, shared with worker
+ * processes through the inherited fd (no name, so nothing to leak).
+ *
+ * @module
+ */
+
+import { errno, libc, osError, unwrap } from "./libc.ts";
+
+const MFD_CLOEXEC = 1;
+const PROT_READ_WRITE = 3;
+const MAP_SHARED = 1;
+const MAP_FAILED = -1n;
+
+/** One shared page (or a few), mapped into this process. */
+export class SharedMemory {
+  /** The memfd (inherited by workers, close-on-exec otherwise). */
+  readonly fd: number;
+  /** The mapped bytes. */
+  readonly buffer: ArrayBuffer;
+  readonly #size: number;
+  #ptr: Deno.PointerObject | null;
+
+  private constructor(fd: number, size: number) {
+    const ptr = libc.mmap(
+      null,
+      BigInt(size),
+      PROT_READ_WRITE,
+      MAP_SHARED,
+      fd,
+      0n,
+    );
+    if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+      throw osError(errno(), `mmap(${fd})`);
+    }
+    this.fd = fd;
+    this.#size = size;
+    this.#ptr = ptr;
+    this.buffer = Deno.UnsafePointerView.getArrayBuffer(ptr, size);
+  }
+
+  /** Creates `size` zeroed bytes of shared memory. */
+  static create(size: number): SharedMemory {
+    const fd = unwrap(
+      libc.memfd_create(new TextEncoder().encode("mpq\0"), MFD_CLOEXEC),
+      "memfd_create",
+    );
+    try {
+      unwrap(libc.ftruncate(fd, BigInt(size)), `ftruncate(${fd})`);
+      return new SharedMemory(fd, size);
+    } catch (e) {
+      libc.close(fd);
+      throw e;
+    }
+  }
+
+  /** Maps an inherited memfd. */
+  static attach(fd: number, size: number): SharedMemory {
+    return new SharedMemory(fd, size);
+  }
+
+  /** Unmaps and closes (idempotent). Views of `buffer` must not be used after. */
+  close(): void {
+    if (this.#ptr === null) return;
+    libc.munmap(this.#ptr, BigInt(this.#size));
+    this.#ptr = null;
+    libc.close(this.fd);
+  }
+}

@@ -1,0 +1,59 @@
+import { ok, strictEqual } from "node:assert/strict";
+import { bytes, SimpleQueue, spawn } from "../mod.ts";
+import { NamedSemaphore } from "../ffi/semaphore.ts";
+import { sweepDeadNames } from "../queues/_core.ts";
+import { shmNames, within, worker } from "./_sys.ts";
+
+const RUNS = Number(Deno.env.get("MPQ_CRASH_RUNS") ?? 5);
+
+Deno.test(`a producer killed while writing 1 MiB items neither wedges nor corrupts the queue (${RUNS} runs)`, async () => {
+  for (let run = 0; run < RUNS; run++) {
+    const q = new SimpleQueue<Uint8Array>({ serializer: bytes });
+    const victim = spawn(worker("crash_producer.ts"), { args: [q] });
+    // Let it write a few items, then kill it at a random moment.
+    for (let k = 0; k < 2; k++) {
+      const item = await within(q.get(), 30_000, "victim item");
+      strictEqual(item.length, 1 << 20);
+      ok(item.every((b) => b === item[0]), "a 1 MiB item arrived corrupted");
+    }
+    await new Promise((r) => setTimeout(r, Math.random() * 20));
+    victim.kill("SIGKILL");
+    await victim.status;
+    const survivor = spawn(worker("tagged_producer.ts"), { args: [q, 7, 100] });
+    let next = 0;
+    while (next < 100) {
+      const item = await within(q.get(), 30_000, `survivor item ${next}`);
+      if (item.length === 3 && item[0] === 255) {
+        strictEqual(item[1], 7);
+        strictEqual(
+          item[2],
+          next,
+          "the survivor's items arrived out of order or one was lost",
+        );
+        next++;
+      } else {
+        strictEqual(item.length, 1 << 20, "garbage arrived");
+        ok(item.every((b) => b === item[0]), "a 1 MiB item arrived corrupted");
+      }
+    }
+    strictEqual((await survivor.status).code, 0);
+    q.close();
+  }
+});
+
+Deno.test("sweepDeadNames() unlinks names whose creator is dead and keeps live ones", () => {
+  const dead = 2 ** 22 + 4321; // above pid_max: never alive
+  const name = `/mpq.${dead}.sweeptest01.0`;
+  const mine = `/mpq.${Deno.pid}.sweeptest02.0`;
+  NamedSemaphore.create(name, 0).close();
+  NamedSemaphore.create(mine, 0).close();
+  try {
+    const removed = sweepDeadNames();
+    ok(removed.includes(`sem.mpq.${dead}.sweeptest01.0`));
+    ok(!shmNames().includes(`sem.mpq.${dead}.sweeptest01.0`));
+    ok(shmNames().includes(`sem.mpq.${Deno.pid}.sweeptest02.0`));
+  } finally {
+    NamedSemaphore.unlink(name);
+    NamedSemaphore.unlink(mine);
+  }
+});

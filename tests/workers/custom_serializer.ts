@@ -4,7 +4,7 @@
 import {
   registerSerializer,
   type Serializer,
-  SimpleQueue,
+  type SimpleQueue,
   workerArgs,
 } from "../../mod.ts";
 

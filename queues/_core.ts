@@ -42,6 +42,9 @@ export interface Internal {
 /** Prefix of every semaphore name of ours (`/dev/shm/sem.mpq.<pid>.…`). */
 export const NAME_PREFIX = "/mpq.";
 
+/** How often a worker looks whether the queue's creator is still alive. */
+const CREATOR_CHECK_MS = 250;
+
 /** Pipe size asked of the kernel: big items move in fewer wake-ups. */
 const PIPE_SIZE = 1 << 20;
 
@@ -202,9 +205,24 @@ export class Core {
     return this.#closed;
   }
 
-  /** Throws `ClosedError` once this process closed the queue. */
+  #creatorSeen = 0;
+
+  /**
+   * Throws `ClosedError` once this process closed the queue, or (in a worker)
+   * once the process that created the queue has exited: then the handle is
+   * closed, so that a worker waiting in `get()` ends instead of living on.
+   */
   check = (): void => {
     if (this.#closed) throw new ClosedError(`${this.kind} is closed`);
+    if (this.owner) return;
+    const now = performance.now();
+    if (now - this.#creatorSeen < CREATOR_CHECK_MS) return;
+    this.#creatorSeen = now;
+    if (isAlive(this.creator)) return;
+    this.close();
+    throw new ClosedError(
+      `${this.kind} is closed: the process that created it (pid ${this.creator}) has exited`,
+    );
   };
 
   /** Marks an operation that uses the fds or semaphores as in flight. */

@@ -57,3 +57,45 @@ Deno.test("sweepDeadNames() unlinks names whose creator is dead and keeps live o
     NamedSemaphore.unlink(mine);
   }
 });
+
+Deno.test("workers blocked in get() exit within about a second when the queue's creator is killed", async () => {
+  const report = new SimpleQueue<number>();
+  const middle = spawn(worker("orphan_parent.ts"), {
+    args: [report],
+    permissions: ["--allow-run"],
+  });
+  const grandchild = await within(report.get(), 30_000, "grandchild pid");
+  middle.kill("SIGKILL");
+  await middle.status;
+  const killedAt = performance.now();
+  // The grandchild is not our child: poll /proc until it is gone.
+  await within(
+    (async () => {
+      while (true) {
+        try {
+          const stat = Deno.readTextFileSync(`/proc/${grandchild}/stat`);
+          if (stat.split(") ")[1]?.startsWith("Z")) return;
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })(),
+    10_000,
+    "the orphaned worker's exit",
+  );
+  const took = performance.now() - killedAt;
+  ok(
+    took < 5_000,
+    `the orphaned worker lived ${took} ms after its queue's creator died`,
+  );
+  // The killed creator could not unlink its names; a fresh sweep does.
+  const prefix = `sem.mpq.${middle.pid}.`;
+  ok(
+    shmNames().some((n) => n.startsWith(prefix)),
+    "expected the dead creator's names",
+  );
+  ok(sweepDeadNames().some((n) => n.startsWith(prefix)));
+  strictEqual(shmNames().filter((n) => n.startsWith(prefix)).length, 0);
+  report.close();
+});

@@ -5,7 +5,7 @@
 //   deno run -A bench/ipc.ts [--quick] [--reps N] [--budget S] [--only <system id substring>] [--timeout S]
 //
 // --reps N (default 3, quick 1) is the most repetitions per (system, scenario); a scenario
-// stops repeating once its repetitions took more than --budget S seconds (default 4), so a
+// stops repeating once its repetitions took more than --budget S seconds (default 2), so a
 // slow cell may have fewer (at least 1; the tables list them). Item counts never change.
 //
 // Each (system, scenario group) runs in a fresh "cell" process: this file again, with
@@ -392,9 +392,9 @@ async function sh(cmd: string, args: string[]): Promise<string> {
       stderr: "piped",
     })
       .output();
-    return (new TextDecoder().decode(out.stdout) +
-      new TextDecoder().decode(out.stderr))
-      .trim();
+    if (!out.success) return "";
+    const td = new TextDecoder();
+    return (td.decode(out.stdout) || td.decode(out.stderr)).trim();
   } catch {
     return "";
   }
@@ -624,7 +624,7 @@ async function main() {
   const only = opt("--only");
   const timeoutS = Number(opt("--timeout") ?? (quick ? 30 : 120));
   // A scenario gets another repetition only while its repetitions so far took less.
-  const budgetS = Number(opt("--budget") ?? 4);
+  const budgetS = Number(opt("--budget") ?? 2);
   const t0 = performance.now();
 
   const hasPython = (await sh("python3", ["--version"])) !== "";
@@ -661,6 +661,14 @@ async function main() {
     kernel: Deno.osRelease(),
     loadavg_at_start: Deno.loadavg().map((x) => x.toFixed(2)).join(" "),
     deno: Deno.version.deno,
+    commit: (await sh("git", [
+      "-C",
+      new URL("..", HERE).pathname,
+      "describe",
+      "--always",
+      "--dirty",
+    ]))
+      .split("\n")[0] || "unknown (not a git checkout)",
     python: hasPython
       ? await sh("python3", ["--version"])
       : "not found (Python rows skipped)",
@@ -670,7 +678,7 @@ async function main() {
       : `full (up to ${reps} reps per cell within a ${budgetS} s budget, median)`,
   };
   const machineLine =
-    `Machine: ${machine.date}; nproc ${machine.nproc}; CPU ${machine.cpu}; kernel ${machine.kernel}; load avg at start ${machine.loadavg_at_start}; deno ${machine.deno}; ${machine.python}; \`${machine.command}\`; ${machine.mode}`;
+    `Machine: ${machine.date}; nproc ${machine.nproc}; CPU ${machine.cpu}; kernel ${machine.kernel}; load avg at start ${machine.loadavg_at_start}; deno ${machine.deno}; commit ${machine.commit}; ${machine.python}; \`${machine.command}\`; ${machine.mode}`;
   console.error(machineLine);
 
   const recs: Rec[] = [];

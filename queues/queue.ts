@@ -13,6 +13,9 @@ import { deadlineOf, waitFor } from "./_util.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
 
+/** Buffered items that make the feeder write without waiting for the next turn. */
+const KICK_ITEMS = 1024;
+
 /** Options of {@linkcode Queue}. */
 export interface QueueOptions {
   /** The most items the queue holds; `0` or less (the default) means unbounded. */
@@ -279,7 +282,13 @@ export class Queue<T = unknown> {
   }
 
   #wake(): void {
-    if (this.#feeding || this.#cancelled) return;
+    if (this.#feeding) {
+      if (this.#kick !== null && this.#buffer.length >= KICK_ITEMS) {
+        this.#kick();
+      }
+      return;
+    }
+    if (this.#cancelled) return;
     this.#feeding = true;
     this.#core.enter();
     this.#feed();
@@ -287,11 +296,12 @@ export class Queue<T = unknown> {
 
   /** The feeder: drains the buffer to the pipe, then ends until woken again. */
   async #feed(): Promise<void> {
-    // Let the caller's synchronous work (more puts) run first.
-    await null;
     const core = this.#core;
     try {
       while (this.#buffer.length > 0 && !this.#cancelled) {
+        // Let the caller go on putting until the next event-loop turn (or
+        // until the buffer is large), so that one write carries many frames.
+        if (this.#buffer.length < KICK_ITEMS) await this.#nextTurn();
         const batch = this.#buffer;
         this.#buffer = [];
         try {
@@ -313,6 +323,22 @@ export class Queue<T = unknown> {
       this.#settleFlushes();
       core.leave();
     }
+  }
+
+  #kick: (() => void) | null = null;
+
+  #nextTurn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#kick = null;
+        resolve();
+      }, 0);
+      this.#kick = () => {
+        this.#kick = null;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   #settleFlushes(): void {

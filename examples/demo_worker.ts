@@ -2,7 +2,11 @@
 import { type Queue, workerArgs } from "../mod.ts";
 
 const [name, jobs, results] = workerArgs<
-  [string, Queue<number | null>, Queue<{ worker: string; n: number; square: number }>]
+  [
+    string,
+    Queue<number | null>,
+    Queue<{ worker: string; n: number; square: number }>,
+  ]
 >();
 for (;;) {
   const n = await jobs.get();

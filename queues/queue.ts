@@ -375,24 +375,40 @@ export class Queue<T = unknown> {
     const core = this.#core;
     core.check();
     options?.signal?.throwIfAborted();
-    const deadline = deadlineOf(options);
+    const frames = await this.#take(
+      1,
+      Infinity,
+      deadlineOf(options),
+      options?.signal,
+    );
+    return this.#serializer.decode(frames[0]) as T;
+  }
+
+  /** Reads frames (see `Channel.readFrames`), then frees their slots. */
+  async #take(
+    maxItems: number,
+    maxBytes: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array[]> {
+    const core = this.#core;
     core.enter();
     let frames;
     try {
       frames = await core.channel.readFrames(
-        1,
-        Infinity,
+        maxItems,
+        maxBytes,
         deadline,
-        options?.signal,
+        signal,
         core.check,
       );
     } finally {
       core.leave();
     }
     if (frames === null) throw new Empty();
-    this.#slots.post();
-    this._onGot(1);
-    return this.#serializer.decode(frames[0]) as T;
+    for (let k = 0; k < frames.length; k++) this.#slots.post();
+    this._onGot(frames.length);
+    return frames;
   }
 
   /**
@@ -460,23 +476,12 @@ export class Queue<T = unknown> {
         `MaxBytes must be a number of at least 0, got ${maxBytes}`,
       );
     }
-    const deadline = deadlineOf(options);
-    core.enter();
-    let frames;
-    try {
-      frames = await core.channel.readFrames(
-        maxItems,
-        maxBytes,
-        deadline,
-        options?.signal,
-        core.check,
-      );
-    } finally {
-      core.leave();
-    }
-    if (frames === null) throw new Empty();
-    for (let k = 0; k < frames.length; k++) this.#slots.post();
-    this._onGot(frames.length);
+    const frames = await this.#take(
+      maxItems,
+      maxBytes,
+      deadlineOf(options),
+      options?.signal,
+    );
     const serializer = this.#serializer;
     return frames.map((f) => serializer.decode(f) as T);
   }

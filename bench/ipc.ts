@@ -627,7 +627,7 @@ async function main() {
   };
   const reps = Number(opt("--reps") ?? (quick ? 1 : 3));
   const only = opt("--only");
-  const timeoutS = Number(opt("--timeout") ?? (quick ? 30 : 120));
+  const timeoutS = Number(opt("--timeout") ?? (quick ? 60 : 300));
   // A scenario gets another repetition only while its repetitions so far took less.
   const budgetS = Number(opt("--budget") ?? 2);
   const t0 = performance.now();

@@ -301,7 +301,9 @@ export class Queue<T = unknown> {
       while (this.#buffer.length > 0 && !this.#cancelled) {
         // Let the caller go on putting until the next event-loop turn (or
         // until the buffer is large), so that one write carries many frames.
-        if (this.#buffer.length < KICK_ITEMS) await this.#nextTurn();
+        if (this.#buffer.length < KICK_ITEMS && await this.#stillGrowing()) {
+          await this.#nextTurn();
+        }
         const batch = this.#buffer;
         this.#buffer = [];
         try {
@@ -326,6 +328,16 @@ export class Queue<T = unknown> {
   }
 
   #kick: (() => void) | null = null;
+
+  /**
+   * Yields a few microtasks: if the buffer grew meanwhile, a producer is
+   * putting in a loop and waiting a turn pays; a lone put is written at once.
+   */
+  async #stillGrowing(): Promise<boolean> {
+    const before = this.#buffer.length;
+    for (let k = 0; k < 4; k++) await null;
+    return this.#buffer.length > before;
+  }
 
   #nextTurn(): Promise<void> {
     return new Promise<void>((resolve) => {

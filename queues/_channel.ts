@@ -60,8 +60,8 @@ const HEADER_NEED = 6;
 const HEADER_BYTES = 32; // byte offset of the 12 header bytes read so far
 const PAYLOAD_HAVE = 6; // Float64 slot: payload bytes read so far
 
-/** What the recovery machinery has discarded, across all processes. */
-export interface ChannelStats {
+/** What the crash recovery has discarded, across all processes of a queue. */
+export interface QueueStats {
   /** Frames cut short by a writer that died while writing them. */
   tornFrames: number;
   /** Frames whose reader died while reading them. */
@@ -101,7 +101,7 @@ export class Channel {
   }
 
   /** Counts of frames discarded by crash recovery (all processes). */
-  stats(): ChannelStats {
+  stats(): QueueStats {
     return {
       tornFrames: Atomics.load(this.#page, TORN),
       lostFrames: Atomics.load(this.#page, LOST),

@@ -7,6 +7,7 @@
 
 import { SEM_VALUE_MAX } from "../ffi/semaphore.ts";
 import type { NamedSemaphore } from "../ffi/semaphore.ts";
+import type { QueueStats } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { checkMaxsize, resolveSerializer } from "./_options.ts";
 import { deadlineOf, waitFor } from "./_util.ts";
@@ -561,6 +562,28 @@ export class Queue<T = unknown> {
   full(): boolean {
     this.#core.check();
     return this.#slots.value() === 0;
+  }
+
+  /**
+   * Counts of frames the crash recovery discarded, across every process that
+   * shares the queue: `tornFrames` were cut short by a writer that died while
+   * writing them, `lostFrames` were being read by a reader that died.
+   *
+   * @returns The counts.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Queue } from "@mp/queues";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * await using q = new Queue();
+   * deepStrictEqual(q.stats(), { tornFrames: 0, lostFrames: 0 });
+   * ```
+   */
+  stats(): QueueStats {
+    this.#core.check();
+    return this.#core.channel.stats();
   }
 
   /**

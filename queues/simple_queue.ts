@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { QueueStats } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
 import { resolveSerializer } from "./_options.ts";
@@ -149,6 +150,28 @@ export class SimpleQueue<T = unknown> {
   empty(): boolean {
     this.#core.check();
     return !this.#core.channel.readable();
+  }
+
+  /**
+   * Counts of frames the crash recovery discarded, across every process that
+   * shares the queue: `tornFrames` were cut short by a writer that died while
+   * writing them, `lostFrames` were being read by a reader that died.
+   *
+   * @returns The counts.
+   * @throws {ClosedError} after `close()`.
+   *
+   * @example Usage
+   * ```ts
+   * import { SimpleQueue } from "@mp/queues";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * using q = new SimpleQueue();
+   * deepStrictEqual(q.stats(), { tornFrames: 0, lostFrames: 0 });
+   * ```
+   */
+  stats(): QueueStats {
+    this.#core.check();
+    return this.#core.channel.stats();
   }
 
   /**

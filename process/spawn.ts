@@ -22,7 +22,33 @@ import {
 } from "../queues/serializer.ts";
 import { SimpleQueue } from "../queues/simple_queue.ts";
 
-/** Options of {@linkcode spawn}. */
+/**
+ * Options of {@linkcode spawn}.
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue, spawn, type SpawnOptions } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const worker = `
+ *   import { workerArgs } from "${import.meta.resolve("../mod.ts")}";
+ *   const [out] = workerArgs();
+ *   await out.put(Deno.env.get("GREETING"));
+ * `;
+ * await using out = new Queue<string>();
+ * const options: SpawnOptions = {
+ *   args: [out],
+ *   permissions: ["--allow-env=GREETING"],
+ *   env: { GREETING: "hello" },
+ * };
+ * await using child = spawn(
+ *   `data:application/typescript,${encodeURIComponent(worker)}`,
+ *   options,
+ * );
+ * strictEqual(await out.get({ timeout: 30_000 }), "hello");
+ * strictEqual((await child.status).code, 0);
+ * ```
+ */
 export interface SpawnOptions {
   /** Serializable values and queues, in any position; `workerArgs()` returns them. */
   args?: unknown[];
@@ -40,7 +66,20 @@ export interface SpawnOptions {
   signal?: AbortSignal;
 }
 
-/** A running worker process. */
+/**
+ * A running worker process, returned by {@linkcode spawn}.
+ *
+ * @example Usage
+ * ```ts
+ * import { spawn, type WorkerProcess } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const idle = "data:application/typescript,setInterval(() => {}, 1000);";
+ * const child: WorkerProcess = spawn(idle);
+ * child.kill(); // SIGTERM
+ * strictEqual((await child.status).signal, "SIGTERM");
+ * ```
+ */
 export interface WorkerProcess extends AsyncDisposable {
   /** The worker's process id. */
   readonly pid: number;
@@ -280,12 +319,35 @@ function attach(value: unknown, queues: unknown[]): unknown {
  * @throws {Error} in a process not started by `spawn`.
  * @throws {TypeError} if a queue's custom serializer is not registered here.
  *
- * @example Usage
+ * @example In a worker module
  * ```ts ignore
  * import { type Queue, workerArgs } from "@mp/queues";
  *
  * const [jobs, results] = workerArgs<[Queue<number>, Queue<number>]>();
  * for await (const n of jobs) await results.put(n * n);
+ * ```
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue, spawn, workerArgs } from "@mp/queues";
+ * import { strictEqual, throws } from "node:assert/strict";
+ *
+ * // Queues may sit anywhere in the args, e.g. in a plain object.
+ * const worker = `
+ *   import { workerArgs } from "${import.meta.resolve("../mod.ts")}";
+ *   const [name, { out }] = workerArgs();
+ *   await out.put("hello, " + name);
+ * `;
+ * await using out = new Queue<string>();
+ * await using child = spawn(
+ *   `data:application/typescript,${encodeURIComponent(worker)}`,
+ *   { args: ["worker", { out }] },
+ * );
+ * strictEqual(await out.get({ timeout: 30_000 }), "hello, worker");
+ * strictEqual((await child.status).code, 0);
+ *
+ * // Outside a worker started by spawn() there are no args to give back.
+ * throws(() => workerArgs(), Error);
  * ```
  */
 export function workerArgs<T extends unknown[] = unknown[]>(): T {

@@ -60,7 +60,20 @@ const HEADER_NEED = 6;
 const HEADER_BYTES = 32; // byte offset of the 12 header bytes read so far
 const PAYLOAD_HAVE = 6; // Float64 slot: payload bytes read so far
 
-/** What the crash recovery has discarded, across all processes of a queue. */
+/**
+ * What the crash recovery has discarded, across all processes of a queue
+ * (see `Queue.stats()` and `SimpleQueue.stats()`).
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue, type QueueStats } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * await using q = new Queue<number>();
+ * const { tornFrames, lostFrames }: QueueStats = q.stats();
+ * strictEqual(tornFrames + lostFrames, 0); // no process died mid-frame
+ * ```
+ */
 export interface QueueStats {
   /** Frames cut short by a writer that died while writing them. */
   tornFrames: number;

@@ -11,7 +11,23 @@ import { deadlineOf } from "./_util.ts";
 import { DeadlockError } from "./errors.ts";
 import type { NamedSemaphore } from "../ffi/semaphore.ts";
 
-/** Options of {@linkcode JoinableQueue.join}. */
+/**
+ * Options of {@linkcode JoinableQueue.join}.
+ *
+ * @example Usage
+ * ```ts
+ * import { JoinableQueue, type JoinOptions } from "@mp/queues";
+ * import { rejects } from "node:assert/strict";
+ *
+ * await using q = new JoinableQueue<number>();
+ * await q.put(1);
+ * const options: JoinOptions = { timeout: 10 };
+ * await rejects(q.join(options), { name: "TimeoutError" });
+ * await q.get();
+ * q.taskDone();
+ * await q.join(options);
+ * ```
+ */
 export interface JoinOptions {
   /** The longest wait in ms; expiry rejects with a `TimeoutError` `DOMException`. */
   timeout?: number;

@@ -10,7 +10,20 @@ import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
 import { resolveSerializer } from "./_options.ts";
 
-/** Options of {@linkcode SimpleQueue}. */
+/**
+ * Options of {@linkcode SimpleQueue}.
+ *
+ * @example Usage
+ * ```ts
+ * import { bytes, SimpleQueue, type SimpleQueueOptions } from "@mp/queues";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const options: SimpleQueueOptions = { serializer: bytes };
+ * using q = new SimpleQueue<Uint8Array>(options);
+ * await q.put(new Uint8Array([1, 2]));
+ * deepStrictEqual(await q.get(), new Uint8Array([1, 2]));
+ * ```
+ */
 export interface SimpleQueueOptions {
   /** How items become bytes; defaults to {@linkcode msgpack}. */
   serializer?: Serializer;

@@ -28,7 +28,7 @@ import { SLICE_MS, sliceUntil } from "./_util.ts";
 /** Payloads at least this large are written from their own buffer, uncopied. */
 const DIRECT_WRITE = 32 * 1024;
 /** Size of the coalescing buffer for small frames. */
-const COALESCE = 256 * 1024;
+const COALESCE = 64 * 1024;
 /** Largest chunk one read of `readFrames` takes. */
 const READ_CHUNK = 256 * 1024;
 
@@ -47,7 +47,7 @@ class PartialFrame {
 }
 
 /** Bytes of shared memory a channel needs. */
-export const SHARED_BYTES = 64;
+export const SHARED_BYTES = 128;
 
 // Layout of the shared page (Int32 slots unless noted).
 const RLOCK_HOLDER = 0;
@@ -59,6 +59,11 @@ const HEADER_HAVE = 5;
 const HEADER_NEED = 6;
 const HEADER_BYTES = 32; // byte offset of the 12 header bytes read so far
 const PAYLOAD_HAVE = 6; // Float64 slot: payload bytes read so far
+// The read-ahead: header bytes of the next frame that a reader already took
+// from the pipe (reading a payload and the next header in one call). Only the
+// read-lock holder touches them; the next reader starts from them.
+const CARRY_HAVE = 16;
+const CARRY_BYTES = 68; // byte offset of up to 12 header bytes
 
 /**
  * What the crash recovery has discarded, across all processes of a queue
@@ -123,7 +128,7 @@ export class Channel {
 
   /** Whether at least one byte (or end of file) is waiting in the pipe. */
   readable(): boolean {
-    return pollNow(this.readFd, POLLIN) !== 0;
+    return pollNow(this.readFd, POLLIN) !== 0 || this.#carriesFrame();
   }
 
   // ---------------------------------------------------------------- reading
@@ -172,6 +177,7 @@ export class Channel {
         if (frames !== null && this.#partial !== null) {
           await this.#finishAsync(frames);
         }
+        if (frames === null) this.#discardTornCarry();
       } finally {
         this.#releaseRead();
       }
@@ -191,7 +197,10 @@ export class Channel {
     if (!this.rlock.tryAcquire() && !this.#recoverReader()) return null;
     try {
       const frames = this.#partial === null ? this.#takeSync(1, Infinity) : [];
-      if (frames === null) return null;
+      if (frames === null) {
+        this.#discardTornCarry();
+        return null;
+      }
       while (this.#partial !== null) {
         this.#continuePartial(frames);
         // A frame has begun and its writer is writing the rest right now:
@@ -281,32 +290,31 @@ export class Channel {
     const frames: Uint8Array[] = [];
     let bytes = 0;
     const buf = this.#scratch;
-    while (
-      frames.length < maxItems && (frames.length === 0 || bytes < maxBytes)
-    ) {
-      // Every frame is at least 4 bytes, so a chunk of 4*k bytes starts at
-      // most k frames: the read never takes more frames than allowed.
-      let want = (maxItems - frames.length) * 4;
-      if (maxBytes !== Infinity && want > maxBytes - bytes + 4) {
-        want = Math.max(4, maxBytes - bytes + 4);
-      }
-      if (want > buf.length) want = buf.length;
-      const n = readSome(this.readFd, buf, 0, want);
-      if (n === WOULD_BLOCK) break;
-      if (n === 0) {
-        if (frames.length > 0) break;
-        throw new Deno.errors.UnexpectedEof(
-          "Cannot read from queue: every writer has closed the pipe",
-        );
-      }
-      let pos = 0;
-      while (pos < n) {
+    const page = this.#page;
+    // Start from the header bytes the previous reader took ahead.
+    let n = page[CARRY_HAVE];
+    if (n > 0) buf.set(this.#pageBytes.subarray(CARRY_BYTES, CARRY_BYTES + n));
+    let pos = 0;
+    let eof = false;
+    let big = false;
+    for (;;) {
+      // Take every complete frame in buf[pos, n).
+      let hsize = 0;
+      let length = -1;
+      while (
+        frames.length < maxItems && (frames.length === 0 || bytes < maxBytes)
+      ) {
         const left = n - pos;
+        hsize = 0;
+        length = -1;
         if (left < 4) break;
-        let length = readShort(buf, pos);
-        let hsize = 4;
+        length = readShort(buf, pos);
+        hsize = 4;
         if (length === -1) {
-          if (left < 12) break;
+          if (left < 12) {
+            hsize = 0;
+            break;
+          }
           length = readLong(buf, pos + 4);
           hsize = 12;
           if (length === -1) {
@@ -318,21 +326,108 @@ export class Channel {
         frames.push(buf.slice(pos + hsize, pos + hsize + length));
         bytes += length;
         pos += hsize + length;
+        hsize = 0;
       }
-      if (pos < n) {
-        // The rest of this chunk starts a frame: finish it before anything else.
-        const p = new PartialFrame();
-        p.header.set(buf.subarray(pos, Math.min(n, pos + 12)));
-        p.headerHave = Math.min(n - pos, 12);
-        this.#partial = p;
-        this.#adoptHeader(p, buf.subarray(pos, n));
-        this.#saveProgress(p);
-        this.#continuePartial(frames);
-        if (this.#partial !== null) return frames;
-        bytes += frames[frames.length - 1].length;
+      if (
+        eof || frames.length >= maxItems ||
+        (frames.length > 0 && bytes >= maxBytes)
+      ) break;
+      // Read more: never past the end of the frames we may take plus the
+      // next header (at most 4 bytes of it), which becomes the read-ahead.
+      if (pos > 0) {
+        buf.copyWithin(0, pos, n);
+        n -= pos;
+        pos = 0;
       }
+      // From a frame boundary, 4*k bytes start at most k frames: after the
+      // frame in progress, read at most 4 bytes per item still allowed.
+      // With a byte limit: if R payload bytes are still allowed after it, a
+      // read of R + 4 bytes ends at or before the end of the frame that
+      // crosses the limit (each frame has a 4-byte header).
+      let ahead = (maxItems - frames.length) * 4;
+      if (maxBytes !== Infinity) {
+        const rest = maxBytes - bytes - (hsize > 0 ? length : 0);
+        ahead = Math.min(ahead, Math.max(4, rest + 4));
+      }
+      let want: number;
+      if (hsize > 0) {
+        // The header is complete: the rest of this frame, then what may follow.
+        if (hsize + length + 4 > buf.length) {
+          big = true; // too big for the scratch buffer: read into its own
+          break;
+        }
+        want = Math.min(hsize + length - n + ahead, buf.length - n);
+      } else if (n === 0) {
+        want = Math.min(ahead, buf.length);
+      } else {
+        // Part of a header: the rest of it (the 8-byte form when it says -1).
+        want = (n >= 4 && readShort(buf, 0) === -1 ? 12 : 4) - n;
+      }
+      const r = readSome(this.readFd, buf, n, want);
+      if (r === WOULD_BLOCK) break;
+      if (r === 0) {
+        eof = true;
+        if (frames.length === 0 && n === 0) {
+          page[CARRY_HAVE] = 0;
+          throw new Deno.errors.UnexpectedEof(
+            "Cannot read from queue: every writer has closed the pipe",
+          );
+        }
+        continue;
+      }
+      n += r;
+    }
+    // buf[pos, n) is the start of the next frame.
+    const left = n - pos;
+    let headerOnly = left <= 4;
+    if (left > 4) {
+      const h = readShort(buf, pos) === -1 ? 12 : 4;
+      headerOnly = left <= h;
+    }
+    if (left === 0 || (headerOnly && !big && !eof)) {
+      if (left > 0) {
+        this.#pageBytes.set(buf.subarray(pos, n), CARRY_BYTES);
+      }
+      page[CARRY_HAVE] = left;
+    } else {
+      // Header and part of a payload (or a header at end of file): finish
+      // this frame before anything else.
+      page[CARRY_HAVE] = 0;
+      const p = new PartialFrame();
+      p.header.set(buf.subarray(pos, Math.min(n, pos + 12)));
+      p.headerHave = Math.min(left, 12);
+      this.#partial = p;
+      this.#adoptHeader(p, buf.subarray(pos, n));
+      this.#saveProgress(p);
+      this.#continuePartial(frames);
     }
     return frames.length === 0 && this.#partial === null ? null : frames;
+  }
+
+  /**
+   * Holding the read lock with nothing to read: if the read-ahead holds the
+   * start of a frame and the write lock's holder is dead, that frame is torn.
+   */
+  #discardTornCarry(): void {
+    const carried = this.#page[CARRY_HAVE];
+    if (carried === 0 || this.readable()) return;
+    const dead = this.wlock.takeOverIfDead();
+    if (dead === 0) return;
+    this.#page[CARRY_HAVE] = 0;
+    Atomics.add(this.#page, TORN, 1);
+    console.warn(
+      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} header bytes`,
+    );
+    this.wlock.release();
+  }
+
+  /** Whether the read-ahead holds a whole frame (a zero-length one). */
+  #carriesFrame(): boolean {
+    const have = this.#page[CARRY_HAVE];
+    if (have !== 4) return false;
+    const b = this.#pageBytes;
+    return b[CARRY_BYTES] === 0 && b[CARRY_BYTES + 1] === 0 &&
+      b[CARRY_BYTES + 2] === 0 && b[CARRY_BYTES + 3] === 0;
   }
 
   /** Moves what the chunk already holds of a begun frame into `p`. */
@@ -498,7 +593,18 @@ export class Channel {
       if (this.readable() || Atomics.load(this.#page, READING) === 1) {
         return false;
       }
-      return this.wlock.takeOverIfDead() !== 0;
+      const dead = this.wlock.takeOverIfDead();
+      if (dead === 0) return false;
+      const carried = this.#page[CARRY_HAVE];
+      if (carried > 0) {
+        // The dead writer's last frame ended after its first header bytes.
+        this.#page[CARRY_HAVE] = 0;
+        Atomics.add(this.#page, TORN, 1);
+        console.warn(
+          `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} header bytes`,
+        );
+      }
+      return true;
     } finally {
       this.rlock.release();
     }

@@ -342,9 +342,11 @@ class Encoder {
       this.newSlab();
       buf = this.slab;
     } else {
-      let size = this.slabSize;
-      while (size < need) size *= 2;
-      buf = new Uint8Array(size);
+      // Room for this value plus 1/8 (a large Uint8Array fits at once, with
+      // no second copy); doubling keeps repeated growth linear.
+      buf = new Uint8Array(
+        Math.max(need + (need >> 3) + 64, used * 2, this.slabSize),
+      );
     }
     buf.set(this.buf.subarray(this.start, this.pos));
     this.buf = buf;

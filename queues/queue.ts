@@ -16,6 +16,8 @@ import { msgpack, type Serializer } from "./serializer.ts";
 
 /** Buffered items that make the feeder write without waiting for the next turn. */
 const KICK_ITEMS = 1024;
+/** Buffered bytes that do the same (about what the pipe holds). */
+const KICK_BYTES = 1 << 20;
 
 /**
  * Options of {@linkcode Queue}.
@@ -342,13 +344,17 @@ export class Queue<T = unknown> {
 
   #append(payload: Uint8Array): void {
     this.#buffer.push(payload);
+    this.#bufferedBytes += payload.length;
     this.#queued++;
     this._onPut(1);
     this.#wake();
   }
 
   #appendMany(payloads: Uint8Array[], from: number, n: number): void {
-    for (let k = 0; k < n; k++) this.#buffer.push(payloads[from + k]);
+    for (let k = 0; k < n; k++) {
+      this.#buffer.push(payloads[from + k]);
+      this.#bufferedBytes += payloads[from + k].length;
+    }
     this.#queued += n;
     this._onPut(n);
     this.#wake();
@@ -356,7 +362,7 @@ export class Queue<T = unknown> {
 
   #wake(): void {
     if (this.#feeding) {
-      if (this.#kick !== null && this.#buffer.length >= KICK_ITEMS) {
+      if (this.#kick !== null && this.#bigEnough()) {
         this.#kick();
       }
       return;
@@ -374,11 +380,12 @@ export class Queue<T = unknown> {
       while (this.#buffer.length > 0 && !this.#cancelled) {
         // Let the caller go on putting until the next event-loop turn (or
         // until the buffer is large), so that one write carries many frames.
-        if (this.#buffer.length < KICK_ITEMS && await this.#stillGrowing()) {
+        if (!this.#bigEnough() && await this.#stillGrowing()) {
           await this.#nextTurn();
         }
         const batch = this.#buffer;
         this.#buffer = [];
+        this.#bufferedBytes = 0;
         try {
           await core.channel.writeFrames(batch, undefined, this.#isCancelled);
         } catch (e) {
@@ -401,6 +408,12 @@ export class Queue<T = unknown> {
   }
 
   #kick: (() => void) | null = null;
+  #bufferedBytes = 0;
+
+  #bigEnough(): boolean {
+    return this.#buffer.length >= KICK_ITEMS ||
+      this.#bufferedBytes >= KICK_BYTES;
+  }
 
   /**
    * Yields a few microtasks: if the buffer grew meanwhile, a producer is
@@ -722,6 +735,7 @@ export class Queue<T = unknown> {
   cancelJoinThread(): void {
     this.#cancelled = true;
     this.#buffer = [];
+    this.#bufferedBytes = 0;
     this.#settleFlushes();
   }
 

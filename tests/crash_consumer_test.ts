@@ -258,6 +258,7 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
           await within(reading, 60_000, `the reads (${kind})`);
           const of = (id: number) =>
             got.filter(([p]) => p === id).map(([, s]) => s);
+          totals.lost += COUNT - new Set(of(1)).size;
           // The victim's whole items arrive in order from 0, the survivor's all.
           deepStrictEqual(
             of(0),

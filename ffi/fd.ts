@@ -44,6 +44,18 @@ export function createPipe(): [number, number] {
   return [fds[0], fds[1]];
 }
 
+const FIONREAD = 0x541bn;
+const fionread = new Int32Array(1);
+
+/** How many bytes can be read from the pipe or socket `fd` right now. */
+export function bytesAvailable(fd: number): number {
+  unwrap(
+    libc.ioctl(fd, FIONREAD, new Uint8Array(fionread.buffer)),
+    `ioctl(${fd}, FIONREAD)`,
+  );
+  return fionread[0];
+}
+
 /** Sets or clears `O_NONBLOCK` on `fd`. */
 export function setNonBlocking(fd: number, on = true): void {
   const flags = unwrap(libc.fcntl(fd, F_GETFL, 0), `fcntl(${fd}, F_GETFL)`);

@@ -19,6 +19,8 @@ export const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // int close(int fd);
   close: { parameters: ["i32"], result: "i32" },
+  // int ioctl(int fd, unsigned long request, int *arg);  (variadic; one pointer)
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   // int fcntl(int fd, int cmd, int arg);  (variadic; only int arguments are passed)
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int poll(struct pollfd *fds, nfds_t nfds, int timeout);

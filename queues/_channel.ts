@@ -3,6 +3,7 @@
 // under the write lock. Knows nothing of items or serializers.
 
 import {
+  bytesAvailable,
   MAX_IO,
   POLLIN,
   pollNow,
@@ -15,6 +16,7 @@ import {
 import type { NamedSemaphore } from "../ffi/semaphore.ts";
 import type { SharedMemory } from "../ffi/shm.ts";
 import { ProcessLock } from "./_lock.ts";
+import { isAlive, pid, yieldCpu } from "../ffi/process.ts";
 import {
   checkLength,
   DEFAULT_MAX_FRAME,
@@ -42,12 +44,12 @@ class PartialFrame {
   headerNeed = 4;
   payload: Uint8Array | null = null;
   have = 0;
-  /** The pid of a dead reader whose frame this is: skip it, do not deliver. */
-  discard = 0;
+  /** The rest of a dead reader's frame: read it, do not deliver it. */
+  drop = false;
 }
 
 /** Bytes of shared memory a channel needs. */
-export const SHARED_BYTES = 128;
+export const SHARED_BYTES = 1024;
 
 // Layout of the shared page (Int32 slots unless noted).
 const RLOCK_HOLDER = 0;
@@ -57,13 +59,30 @@ const LOST = 3; // frames discarded because their reader died mid-frame
 const READING = 4; // 1 while the read-lock holder is inside a frame
 const HEADER_HAVE = 5;
 const HEADER_NEED = 6;
-const HEADER_BYTES = 32; // byte offset of the 12 header bytes read so far
-const PAYLOAD_HAVE = 6; // Float64 slot: payload bytes read so far
+const HEADER_BYTES = 128; // byte offset of the 12 header bytes read so far
+const PAYLOAD_HAVE = 15; // Float64 slot: payload bytes read so far
 // The read-ahead: header bytes of the next frame that a reader already took
 // from the pipe (reading a payload and the next header in one call). Only the
 // read-lock holder touches them; the next reader starts from them.
 const CARRY_HAVE = 16;
 const CARRY_BYTES = 68; // byte offset of up to 12 header bytes
+// Byte accounting, so that a reader taking over from a dead one finds the
+// next frame boundary: WRITTEN (by the write-lock holder) and CONSUMED (by
+// the read-lock holder) count every byte that went into / came out of the
+// pipe; FRAME_END is where the frame being read ends (-1: not known yet).
+const RESYNC = 7; // pid of a dead reader whose mess is not cleaned up yet
+const WRITE_SEQ = 8; // odd while a write call is in flight
+const WRITTEN = 12; // Float64 slot
+const CONSUMED = 13; // Float64 slot
+const FRAME_END = 14; // Float64 slot
+// Kept by the write-lock holder: where the last whole frame in the pipe ends,
+// and where the frame being written will end.
+const BOUNDARY = 10; // Float64 slot
+const NEXT_END = 11; // Float64 slot
+// Producers: (pid, items put and not yet wholly written) pairs, so that the
+// slots of items a dead process had buffered can be given back.
+const PRODUCERS = 64; // first Int32 slot
+const PRODUCER_ENTRIES = 64;
 
 /**
  * What the crash recovery has discarded, across all processes of a queue
@@ -95,6 +114,8 @@ export class Channel {
   readonly shared: SharedMemory;
   /** The largest payload one frame may claim. */
   maxFrame: number = DEFAULT_MAX_FRAME;
+  /** Called with the number of frames crash recovery dropped. */
+  onDropped: (count: number) => void = () => {};
   #scratch = new Uint8Array(READ_CHUNK);
   #out = new Uint8Array(COALESCE);
   #page: Int32Array;
@@ -118,6 +139,48 @@ export class Channel {
     this.wlock = new ProcessLock(wlock, this.#page, WLOCK_HOLDER);
   }
 
+  #entry = -1;
+
+  /**
+   * Counts `count` items this process buffered to write (a `Queue`'s puts),
+   * so that if it dies before writing them their slots can be given back.
+   */
+  noteBuffered(count: number): void {
+    if (this.#entry === -1) this.#entry = this.#claimEntry();
+    if (this.#entry >= 0) Atomics.add(this.#page, this.#entry + 1, count);
+  }
+
+  #claimEntry(): number {
+    const page = this.#page;
+    for (let i = 0; i < PRODUCER_ENTRIES; i++) {
+      const at = PRODUCERS + 2 * i;
+      if (Atomics.compareExchange(page, at, 0, pid) === 0) {
+        Atomics.store(page, at + 1, 0);
+        return at;
+      }
+    }
+    return -2; // table full: this process's items are not tracked
+  }
+
+  /**
+   * Releases the counts of producers that died with items not yet written.
+   *
+   * @returns how many items they took with them
+   */
+  sweepDeadProducers(): number {
+    const page = this.#page;
+    let lost = 0;
+    for (let i = 0; i < PRODUCER_ENTRIES; i++) {
+      const at = PRODUCERS + 2 * i;
+      const owner = Atomics.load(page, at);
+      if (owner <= 0 || owner === pid || isAlive(owner)) continue;
+      if (Atomics.compareExchange(page, at, owner, -1) !== owner) continue;
+      lost += Atomics.exchange(page, at + 1, 0);
+      Atomics.store(page, at, 0);
+    }
+    return lost;
+  }
+
   /** Counts of frames discarded by crash recovery (all processes). */
   stats(): QueueStats {
     return {
@@ -128,7 +191,8 @@ export class Channel {
 
   /** Whether at least one byte (or end of file) is waiting in the pipe. */
   readable(): boolean {
-    return pollNow(this.readFd, POLLIN) !== 0 || this.#carriesFrame();
+    return pollNow(this.readFd, POLLIN) !== 0 || this.#carriesFrame() ||
+      this.#stash.length > 0;
   }
 
   // ---------------------------------------------------------------- reading
@@ -150,6 +214,7 @@ export class Channel {
     for (;;) {
       check();
       signal?.throwIfAborted();
+      if (this.#stash.length > 0) return this.#stash.splice(0, maxItems);
       let locked = this.rlock.tryAcquire() || this.#recoverReader();
       if (!locked) {
         const ms = sliceUntil(deadline);
@@ -164,6 +229,14 @@ export class Channel {
         try {
           check();
           signal?.throwIfAborted();
+        } catch (e) {
+          this.#releaseRead();
+          throw e;
+        }
+      }
+      if (this.#page[RESYNC] !== 0) {
+        try {
+          await this.#resync(true);
         } catch (e) {
           this.#releaseRead();
           throw e;
@@ -194,8 +267,10 @@ export class Channel {
    * finished, waiting synchronously for its rest.
    */
   readFrameNow(): Uint8Array | null {
+    if (this.#stash.length > 0) return this.#stash.shift()!;
     if (!this.rlock.tryAcquire() && !this.#recoverReader()) return null;
     try {
+      if (this.#page[RESYNC] !== 0 && !this.#resyncNow()) return null;
       const frames = this.#partial === null ? this.#takeSync(1, Infinity) : [];
       if (frames === null) {
         this.#discardTornCarry();
@@ -222,26 +297,212 @@ export class Channel {
   }
 
   /**
-   * Takes the read lock over if its holder died, adopting the frame it was
-   * in the middle of (to be skipped).
+   * Takes the read lock over if its holder died. The stream position it left
+   * is unknown until `#resync` (which needs the write lock too) finds it.
    */
   #recoverReader(): boolean {
     const dead = this.rlock.takeOverIfDead();
     if (dead === 0) return false;
+    Atomics.store(this.#page, RESYNC, dead);
+    return true;
+  }
+
+  /**
+   * Holding the read lock after a reader died: puts the stream back at a
+   * frame boundary. When the dead reader was inside a frame of known length,
+   * the rest of that frame is skipped (as a frame read and dropped). When it
+   * took bytes it could not record (a read that ended inside a header), the
+   * write lock is needed as well (see `#resyncBySearch`); with `wait` false,
+   * gives up (returns false) if the write lock is busy.
+   */
+  async #resync(wait: boolean): Promise<boolean> {
+    for (;;) {
+      if (this.#resyncExact() || this.#resyncByMarks()) return true;
+      if (!wait) return false;
+      await pollWait(this.readFd, POLLIN, 5);
+    }
+  }
+
+  /** Like `#resync(false)`, synchronously. */
+  #resyncNow(): boolean {
+    return this.#resyncExact() || this.#resyncByMarks();
+  }
+
+  /** Takes over a dead writer's lock: its half-written frame is torn. */
+  #takeOverDeadWriter(): boolean {
+    return this.wlock.takeOverIfDead() !== 0;
+  }
+
+  #marks = { head: 0, boundary: 0, nextEnd: 0 };
+
+  /**
+   * Reads, while no write call is in flight, the stream offset of the next
+   * byte in the pipe (bytes written minus bytes waiting) and the writer's
+   * frame marks. False if a writer died inside a write call.
+   */
+  #snapshot(): boolean {
     const page = this.#page;
-    if (Atomics.load(page, READING) === 1) {
+    const f64 = this.#pageF64;
+    for (let spins = 0;; spins++) {
+      const before = Atomics.load(page, WRITE_SEQ);
+      if ((before & 1) === 0) {
+        const written = f64[WRITTEN];
+        const boundary = f64[BOUNDARY];
+        const nextEnd = f64[NEXT_END];
+        const avail = bytesAvailable(this.readFd);
+        if (Atomics.load(page, WRITE_SEQ) === before) {
+          this.#marks.head = written - avail;
+          this.#marks.boundary = boundary;
+          this.#marks.nextEnd = nextEnd;
+          return true;
+        }
+      } else if (spins > 100 && this.wlock.holderDead()) {
+        return false;
+      }
+      yieldCpu();
+    }
+  }
+
+  /** The cases that need no write lock; false if the search is needed. */
+  #resyncExact(): boolean {
+    const page = this.#page;
+    const f64 = this.#pageF64;
+    const head = this.#snapshot() ? this.#marks.head : -1;
+    const reading = page[READING] === 1;
+    const end = f64[FRAME_END];
+    if (head >= 0 && !reading && head === f64[CONSUMED]) {
+      // It died between frames with its read-ahead recorded: nothing lost.
+      this.#finishResync(-1);
+      return true;
+    }
+    if (head >= 0 && reading && end >= head && head >= f64[CONSUMED]) {
+      // It died inside a frame of known length: read the rest and drop it.
       const p = new PartialFrame();
       p.header.set(this.#pageBytes.subarray(HEADER_BYTES, HEADER_BYTES + 12));
-      p.headerHave = page[HEADER_HAVE];
-      p.headerNeed = page[HEADER_NEED];
-      p.discard = dead;
-      if (p.headerHave === p.headerNeed) {
-        this.#startPayload(p);
-        p.have = this.#pageF64[PAYLOAD_HAVE];
-      }
+      p.headerHave = p.headerNeed = page[HEADER_NEED];
+      this.#startPayload(p);
+      p.have = p.payload!.length - (end - head);
+      p.drop = true;
+      f64[CONSUMED] = head;
       this.#partial = p;
+      this.#saveProgress(p);
+      this.#finishResync(end - head);
+      return true;
     }
+    return false;
+  }
+
+  #finishResync(skipped: number): void {
+    const page = this.#page;
+    const dead = page[RESYNC];
+    if (skipped >= 0) {
+      Atomics.add(page, LOST, 1);
+      this.onDropped(1);
+      console.warn(
+        `@mp/queues: a reader (pid ${dead}) died while reading; the frame it was taking is dropped (${skipped} bytes of it skipped)`,
+      );
+    }
+    Atomics.store(page, RESYNC, 0);
+  }
+
+  /**
+   * The dead reader took bytes it did not record (its last read ended in a
+   * header). The writer's marks tell where frames end: if the next byte is
+   * inside the frame being written, skip to its end; otherwise the bytes up
+   * to the last whole frame's end are read and the first offset from which
+   * whole frames run exactly to that end is where the stream resumes (the
+   * frames from there are delivered from this process).
+   *
+   * @returns false if it must wait for the writer
+   */
+  #resyncByMarks(): boolean {
+    const page = this.#page;
+    const f64 = this.#pageF64;
+    page[READING] = 0;
+    page[CARRY_HAVE] = 0;
+    if (!this.#snapshot()) {
+      // A writer died inside a write call: nothing in the pipe can be trusted.
+      if (!this.#takeOverDeadWriter()) return false;
+      const avail = bytesAvailable(this.readFd);
+      const all = new Uint8Array(avail);
+      let got = 0;
+      while (got < avail) {
+        const r = readSome(this.readFd, all, got, avail - got);
+        if (r <= 0) break;
+        got += r;
+      }
+      f64[WRITTEN] =
+        f64[CONSUMED] =
+        f64[BOUNDARY] =
+        f64[NEXT_END] =
+          0;
+      Atomics.add(page, TORN, 1);
+      this.wlock.release();
+      this.#finishResync(got);
+      return true;
+    }
+    const { head, boundary, nextEnd } = this.#marks;
+    if (head > boundary) {
+      // Inside the frame being written: read its rest and drop it.
+      if (nextEnd < head) return false;
+      const p = new PartialFrame();
+      p.headerHave = p.headerNeed = 4;
+      p.payload = new Uint8Array(nextEnd - head);
+      p.drop = true;
+      f64[CONSUMED] = head;
+      this.#partial = p;
+      this.#saveProgress(p);
+      this.#finishResync(nextEnd - head);
+      return true;
+    }
+    const all = new Uint8Array(boundary - head);
+    let got = 0;
+    while (got < all.length) {
+      const r = readSome(this.readFd, all, got, all.length - got);
+      if (r <= 0) break;
+      got += r;
+    }
+    f64[CONSUMED] = head + got;
+    let start = got;
+    for (let p = 0; p < got; p++) {
+      if (this.#framesRunTo(all, p, got)) {
+        start = p;
+        break;
+      }
+    }
+    for (let pos = start; pos < got;) {
+      let length = readShort(all, pos);
+      let h = 4;
+      if (length === -1) {
+        length = readLong(all, pos + 4);
+        h = 12;
+      }
+      this.#stash.push(all.slice(pos + h, pos + h + length));
+      pos += h + length;
+    }
+    this.#finishResync(start);
     return true;
+  }
+
+  /** Frames recovered by `#resyncByMarks`, delivered before the pipe's. */
+  #stash: Uint8Array[] = [];
+
+  /** Whether whole frames parse from `from` to exactly `to`. */
+  #framesRunTo(b: Uint8Array, from: number, to: number): boolean {
+    let pos = from;
+    while (pos < to) {
+      if (to - pos < 4) return false;
+      let length = readShort(b, pos);
+      let h = 4;
+      if (length === -1) {
+        if (to - pos < 12) return false;
+        length = readLong(b, pos + 4);
+        h = 12;
+      }
+      if (length < 0 || length > this.maxFrame) return false;
+      pos += h + length;
+    }
+    return pos === to;
   }
 
   /** Records the begun frame in shared memory, for a reader taking over. */
@@ -250,7 +511,11 @@ export class Channel {
     this.#pageBytes.set(p.header, HEADER_BYTES);
     page[HEADER_HAVE] = p.headerHave;
     page[HEADER_NEED] = p.headerNeed;
-    this.#pageF64[PAYLOAD_HAVE] = p.have;
+    const f64 = this.#pageF64;
+    f64[PAYLOAD_HAVE] = p.have;
+    f64[FRAME_END] = p.payload === null
+      ? -1
+      : f64[CONSUMED] - p.headerHave - p.have + p.headerNeed + p.payload.length;
     Atomics.store(page, READING, 1);
   }
 
@@ -270,6 +535,8 @@ export class Channel {
     this.#partial = null;
     Atomics.store(this.#page, READING, 0);
     Atomics.add(this.#page, TORN, 1);
+    this.#pageF64[WRITTEN] = this.#pageF64[CONSUMED]; // the pipe is empty
+    this.#pageF64[BOUNDARY] = this.#pageF64[NEXT_END] = this.#pageF64[WRITTEN];
     console.warn(
       `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${got}`,
     );
@@ -365,6 +632,7 @@ export class Channel {
       }
       const r = readSome(this.readFd, buf, n, want);
       if (r === WOULD_BLOCK) break;
+      this.#pageF64[CONSUMED] += r;
       if (r === 0) {
         eof = true;
         if (frames.length === 0 && n === 0) {
@@ -415,6 +683,8 @@ export class Channel {
     if (dead === 0) return;
     this.#page[CARRY_HAVE] = 0;
     Atomics.add(this.#page, TORN, 1);
+    this.#pageF64[WRITTEN] = this.#pageF64[CONSUMED]; // the pipe is empty
+    this.#pageF64[BOUNDARY] = this.#pageF64[NEXT_END] = this.#pageF64[WRITTEN];
     console.warn(
       `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} header bytes`,
     );
@@ -470,6 +740,7 @@ export class Channel {
       );
       if (n === WOULD_BLOCK) return this.#saveProgress(p);
       if (n === 0) this.#eofInFrame(p);
+      this.#pageF64[CONSUMED] += n;
       p.headerHave += n;
       if (
         p.headerHave === 4 && p.headerNeed === 4 &&
@@ -484,18 +755,12 @@ export class Channel {
       const n = readSome(this.readFd, payload, p.have, payload.length - p.have);
       if (n === WOULD_BLOCK) return this.#saveProgress(p);
       if (n === 0) this.#eofInFrame(p);
+      this.#pageF64[CONSUMED] += n;
       p.have += n;
     }
     this.#partial = null;
     Atomics.store(this.#page, READING, 0);
-    if (p.discard === 0) {
-      frames.push(payload);
-    } else {
-      Atomics.add(this.#page, LOST, 1);
-      console.warn(
-        `@mp/queues: skipped the rest of a frame whose reader (pid ${p.discard}) died while reading it`,
-      );
-    }
+    if (!p.drop) frames.push(payload);
   }
 
   async #finishAsync(frames: Uint8Array[]): Promise<void> {
@@ -542,34 +807,45 @@ export class Channel {
     let torn = false;
     try {
       const out = this.#out;
+      const ends = this.#outEnds;
+      ends.length = 0;
       let fill = 0;
       for (const payload of payloads) {
         const length = payload.length;
         if (length >= DIRECT_WRITE || fill + 12 + length > out.length) {
+          if (fill > 0) this.#begin(ends);
           if (fill > 0 && !this.#writeNow(out, fill)) {
             torn = this.#pendingOff > 0;
             if (!await this.#drain(abandon)) return;
             torn = false;
           }
           fill = 0;
+          ends.length = 0;
         }
         if (length >= DIRECT_WRITE) {
           const h = writeHeader(out, 0, length);
+          this.#begin(Channel.#NO_ENDS, h + length);
           if (!this.#writeNow(out, h)) {
             torn = this.#pendingOff > 0;
             if (!await this.#drain(abandon)) return;
           }
           torn = true;
+          ends.length = 0;
+          ends.push(length);
+          this.#begin(ends);
           if (!this.#writeNow(payload, length) && !await this.#drain(abandon)) {
             return;
           }
           torn = false;
+          ends.length = 0;
         } else {
           fill += writeHeader(out, fill, length);
           out.set(payload, fill);
           fill += length;
+          ends.push(fill);
         }
       }
+      if (fill > 0) this.#begin(ends);
       if (fill > 0 && !this.#writeNow(out, fill)) {
         torn = this.#pendingOff > 0;
         if (!await this.#drain(abandon)) return;
@@ -595,6 +871,9 @@ export class Channel {
       }
       const dead = this.wlock.takeOverIfDead();
       if (dead === 0) return false;
+      this.#pageF64[WRITTEN] = this.#pageF64[CONSUMED]; // the pipe is empty
+      this.#pageF64[BOUNDARY] = this.#pageF64[NEXT_END] = this
+        .#pageF64[WRITTEN];
       const carried = this.#page[CARRY_HAVE];
       if (carried > 0) {
         // The dead writer's last frame ended after its first header bytes.
@@ -610,6 +889,55 @@ export class Channel {
     }
   }
 
+  /**
+   * One `write` call, counted in shared memory (`WRITE_SEQ` is odd while it
+   * is in flight, so that `#head()` reads a consistent count).
+   */
+  #write(buf: Uint8Array, off: number, length: number): number {
+    const page = this.#page;
+    Atomics.add(page, WRITE_SEQ, 1);
+    let n = 0;
+    try {
+      n = writeSome(this.writeFd, buf, off, Math.min(length, MAX_IO));
+    } finally {
+      const f64 = this.#pageF64;
+      f64[WRITTEN] += n;
+      const done = f64[WRITTEN] - this.#wBase;
+      const ends = this.#wEnds;
+      let i = this.#wEi;
+      while (i < ends.length && ends[i] <= done) {
+        f64[BOUNDARY] = this.#wBase + ends[i++];
+      }
+      if (this.#entry >= 0 && i > this.#wEi) {
+        Atomics.sub(page, this.#entry + 1, i - this.#wEi);
+      }
+      this.#wEi = i;
+      if (i < ends.length) f64[NEXT_END] = this.#wBase + ends[i];
+      Atomics.add(page, WRITE_SEQ, 1);
+    }
+    return n;
+  }
+
+  #wEnds: number[] = [];
+  #wEi = 0;
+  #wBase = 0;
+  #outEnds: number[] = [];
+  static readonly #NO_ENDS: number[] = [];
+
+  /**
+   * Starts writing a buffer whose frames end at `ends` (offsets in it); with
+   * none, `frameEnd` is where the frame it begins will end.
+   */
+  #begin(ends: number[], frameEnd = 0): void {
+    const f64 = this.#pageF64;
+    this.#wEnds = ends;
+    this.#wEi = 0;
+    this.#wBase = f64[WRITTEN];
+    f64[NEXT_END] = ends.length > 0
+      ? this.#wBase + ends[0]
+      : this.#wBase + frameEnd;
+  }
+
   #pending: Uint8Array | null = null;
   #pendingOff = 0;
   #pendingLen = 0;
@@ -621,12 +949,7 @@ export class Channel {
   #writeNow(buf: Uint8Array, length: number): boolean {
     let off = 0;
     while (off < length) {
-      const n = writeSome(
-        this.writeFd,
-        buf,
-        off,
-        Math.min(length - off, MAX_IO),
-      );
+      const n = this.#write(buf, off, length - off);
       if (n === 0) {
         this.#pending = buf;
         this.#pendingOff = off;
@@ -652,12 +975,7 @@ export class Channel {
       if (abandon()) return false;
       await pollWait(this.writeFd, POLLOUT, SLICE_MS);
       for (;;) {
-        const n = writeSome(
-          this.writeFd,
-          buf,
-          off,
-          Math.min(length - off, MAX_IO),
-        );
+        const n = this.#write(buf, off, length - off);
         if (n === 0) break;
         off += n;
         if (off >= length) break;

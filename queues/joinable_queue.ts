@@ -81,6 +81,11 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     for (let k = 0; k < count; k++) this.#unfinished.post();
   }
 
+  /** Items lost to a crash will never be marked done: count them done. */
+  protected override _onDropped(count: number): void {
+    for (let k = 0; k < count; k++) this.#unfinished.tryWait();
+  }
+
   /** Counts items this process holds until it calls `taskDone()`. */
   protected override _onGot(count: number): void {
     this.#core.held += count;

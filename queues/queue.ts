@@ -198,6 +198,11 @@ export class Queue<T = unknown> {
     this.#slots = this.#core.sems[0];
     this.#bound = this.#core.maxsize || SEM_VALUE_MAX;
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
+    // A frame that crash recovery dropped was put and will never be got.
+    this.#core.channel.onDropped = (count) => {
+      for (let k = 0; k < count; k++) this.#slots.post();
+      this._onDropped(count);
+    };
   }
 
   /** Whether this process has closed the queue. */
@@ -212,6 +217,15 @@ export class Queue<T = unknown> {
 
   /** Called with the number of items appended by a put (JoinableQueue). */
   protected _onPut(_count: number): void {}
+
+  /** Gives back the slots of items that died, unwritten, with their process. */
+  #sweep(): void {
+    const lost = this.#core.channel.sweepDeadProducers();
+    if (lost > 0) this.#core.channel.onDropped(lost);
+  }
+
+  /** Called with the number of items crash recovery dropped (JoinableQueue). */
+  protected _onDropped(_count: number): void {}
 
   /** Called with the number of items a get took (JoinableQueue). */
   protected _onGot(_count: number): void {}
@@ -325,7 +339,11 @@ export class Queue<T = unknown> {
     core.enter();
     try {
       const got = await waitFor(
-        () => slots.tryWait(),
+        () => {
+          if (slots.tryWait()) return true;
+          this.#sweep();
+          return slots.tryWait();
+        },
         (ms) => slots.wait(ms),
         deadline,
         signal,
@@ -345,6 +363,7 @@ export class Queue<T = unknown> {
   #append(payload: Uint8Array): void {
     this.#buffer.push(payload);
     this.#bufferedBytes += payload.length;
+    this.#core.channel.noteBuffered(1);
     this.#queued++;
     this._onPut(1);
     this.#wake();
@@ -355,6 +374,7 @@ export class Queue<T = unknown> {
       this.#buffer.push(payloads[from + k]);
       this.#bufferedBytes += payloads[from + k].length;
     }
+    this.#core.channel.noteBuffered(n);
     this.#queued += n;
     this._onPut(n);
     this.#wake();
@@ -605,6 +625,7 @@ export class Queue<T = unknown> {
    */
   qsize(): number {
     this.#core.check();
+    this.#sweep();
     return Math.max(0, this.#bound - this.#slots.value());
   }
 
@@ -646,6 +667,7 @@ export class Queue<T = unknown> {
    */
   full(): boolean {
     this.#core.check();
+    this.#sweep();
     return this.#slots.value() === 0;
   }
 

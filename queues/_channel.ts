@@ -57,10 +57,8 @@ const WLOCK_HOLDER = 1;
 const TORN = 2; // frames discarded because their writer died mid-frame
 const LOST = 3; // frames discarded because their reader died mid-frame
 const READING = 4; // 1 while the read-lock holder is inside a frame
-const HEADER_HAVE = 5;
 const HEADER_NEED = 6;
 const HEADER_BYTES = 128; // byte offset of the 12 header bytes read so far
-const PAYLOAD_HAVE = 15; // Float64 slot: payload bytes read so far
 // The read-ahead: header bytes of the next frame that a reader already took
 // from the pipe (reading a payload and the next header in one call). Only the
 // read-lock holder touches them; the next reader starts from them.
@@ -423,14 +421,7 @@ export class Channel {
     if (!this.#snapshot()) {
       // A writer died inside a write call: nothing in the pipe can be trusted.
       if (!this.#takeOverDeadWriter()) return false;
-      const avail = bytesAvailable(this.readFd);
-      const all = new Uint8Array(avail);
-      let got = 0;
-      while (got < avail) {
-        const r = readSome(this.readFd, all, got, avail - got);
-        if (r <= 0) break;
-        got += r;
-      }
+      const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
       f64[WRITTEN] =
         f64[CONSUMED] =
         f64[BOUNDARY] =
@@ -455,13 +446,8 @@ export class Channel {
       this.#finishResync(nextEnd - head);
       return true;
     }
-    const all = new Uint8Array(boundary - head);
-    let got = 0;
-    while (got < all.length) {
-      const r = readSome(this.readFd, all, got, all.length - got);
-      if (r <= 0) break;
-      got += r;
-    }
+    const all = this.#readUpTo(boundary - head);
+    const got = all.length;
     f64[CONSUMED] = head + got;
     let start = got;
     for (let p = 0; p < got; p++) {
@@ -482,6 +468,18 @@ export class Channel {
     }
     this.#finishResync(start);
     return true;
+  }
+
+  /** Reads up to `n` bytes that are in the pipe into a new buffer. */
+  #readUpTo(n: number): Uint8Array {
+    const all = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = readSome(this.readFd, all, got, n - got);
+      if (r <= 0) break;
+      got += r;
+    }
+    return got === n ? all : all.subarray(0, got);
   }
 
   /** Frames recovered by `#resyncByMarks`, delivered before the pipe's. */
@@ -509,10 +507,8 @@ export class Channel {
   #saveProgress(p: PartialFrame): void {
     const page = this.#page;
     this.#pageBytes.set(p.header, HEADER_BYTES);
-    page[HEADER_HAVE] = p.headerHave;
     page[HEADER_NEED] = p.headerNeed;
     const f64 = this.#pageF64;
-    f64[PAYLOAD_HAVE] = p.have;
     f64[FRAME_END] = p.payload === null
       ? -1
       : f64[CONSUMED] - p.headerHave - p.have + p.headerNeed + p.payload.length;

@@ -59,6 +59,14 @@ export class SharedMemory {
     return new SharedMemory(fd, size);
   }
 
+  /** The address of byte `offset` of the mapping (for futexes). */
+  address(offset: number): Deno.PointerValue {
+    if (this.#ptr === null) {
+      throw new Deno.errors.BadResource("Shared memory is closed");
+    }
+    return Deno.UnsafePointer.offset(this.#ptr, offset);
+  }
+
   /** Unmaps and closes (idempotent). Views of `buffer` must not be used after. */
   close(): void {
     if (this.#ptr === null) return;

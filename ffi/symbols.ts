@@ -80,6 +80,20 @@ export const SYMBOLS = {
   },
   // int munmap(void *addr, size_t length);
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  // long syscall(SYS_futex, uint32_t *uaddr, int futex_op, uint32_t val,
+  //              const struct timespec *timeout);  (variadic) FUTEX_WAIT, on a helper thread
+  futex_wait_nb: {
+    name: "syscall",
+    parameters: ["i64", "pointer", "i32", "i32", "buffer"],
+    result: "i64",
+    nonblocking: true,
+  },
+  // long syscall(SYS_futex, uint32_t *uaddr, int futex_op, uint32_t val);  (variadic) FUTEX_WAKE
+  futex_wake: {
+    name: "syscall",
+    parameters: ["i64", "pointer", "i32", "i32"],
+    result: "i64",
+  },
   // int sched_yield(void);
   sched_yield: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -13,7 +13,6 @@ import {
   WOULD_BLOCK,
   writeSome,
 } from "../ffi/fd.ts";
-import type { NamedSemaphore } from "../ffi/semaphore.ts";
 import type { SharedMemory } from "../ffi/shm.ts";
 import { ProcessLock } from "./_lock.ts";
 import { isAlive, pid, yieldCpu } from "../ffi/process.ts";
@@ -43,40 +42,55 @@ class PartialFrame {
   headerHave = 0;
   headerNeed = 4;
   payload: Uint8Array | null = null;
+  /** The payload's length, once the header is complete (else -1). */
+  length = -1;
   have = 0;
   /** The rest of a dead reader's frame: read it, do not deliver it. */
   drop = false;
 }
 
-/** Bytes of shared memory a channel needs. */
-export const SHARED_BYTES = 1024;
-
-// Layout of the shared page (Int32 slots unless noted).
+// Layout of the shared memory (Int32 slots unless noted): a page of state,
+// then the ring of frame marks.
+const PAGE_BYTES = 1024;
 const RLOCK_HOLDER = 0;
 const WLOCK_HOLDER = 1;
+const RLOCK_WAITERS = 5;
+const WLOCK_WAITERS = 6;
 const TORN = 2; // frames discarded because their writer died mid-frame
 const LOST = 3; // frames discarded because their reader died mid-frame
 const READING = 4; // 1 while the read-lock holder is inside a frame
-const HEADER_NEED = 6;
-const HEADER_BYTES = 128; // byte offset of the 12 header bytes read so far
 // The read-ahead: header bytes of the next frame that a reader already took
 // from the pipe (reading a payload and the next header in one call). Only the
-// read-lock holder touches them; the next reader starts from them.
+// read-lock holder touches them; the next reader starts from them. They are
+// valid only while CARRY_END is the stream offset of the pipe's next byte.
 const CARRY_HAVE = 16;
 const CARRY_BYTES = 68; // byte offset of up to 12 header bytes
+const CARRY_END = 18; // Float64 slot
 // Byte accounting, so that a reader taking over from a dead one finds the
 // next frame boundary: WRITTEN (by the write-lock holder) and CONSUMED (by
 // the read-lock holder) count every byte that went into / came out of the
-// pipe; FRAME_END is where the frame being read ends (-1: not known yet).
+// pipe. The stream offset of the pipe's next byte is WRITTEN minus the bytes
+// waiting in the pipe, read while no write call is in flight.
 const RESYNC = 7; // pid of a dead reader whose mess is not cleaned up yet
 const WRITE_SEQ = 8; // odd while a write call is in flight
 const WRITTEN = 12; // Float64 slot
 const CONSUMED = 13; // Float64 slot
-const FRAME_END = 14; // Float64 slot
 // Kept by the write-lock holder: where the last whole frame in the pipe ends,
-// and where the frame being written will end.
+// where the frame being written will end, and how many frame ends it has
+// put in the ring (each frame's end offset, modulo 2^32, at MARKS).
 const BOUNDARY = 10; // Float64 slot
 const NEXT_END = 11; // Float64 slot
+const MARK_SEQ = 15; // Float64 slot
+// The ring holds the end of every frame a full pipe can hold (1 MiB of 4-byte
+// frames), so that the first frame start at or after any offset in the pipe
+// is known exactly.
+const MARKS = PAGE_BYTES; // byte offset of the Uint32 ring
+const RING = 1 << 18;
+const RING_MASK = RING - 1;
+
+/** Bytes of shared memory a channel needs. */
+export const SHARED_BYTES = PAGE_BYTES + RING * 4;
+
 // Producers: (pid, items put and not yet wholly written) pairs, so that the
 // slots of items a dead process had buffered can be given back.
 const PRODUCERS = 64; // first Int32 slot
@@ -119,22 +133,28 @@ export class Channel {
   #page: Int32Array;
   #pageBytes: Uint8Array;
   #pageF64: Float64Array;
+  #ring: Uint32Array;
 
-  constructor(
-    readFd: number,
-    writeFd: number,
-    rlock: NamedSemaphore,
-    wlock: NamedSemaphore,
-    shared: SharedMemory,
-  ) {
+  constructor(readFd: number, writeFd: number, shared: SharedMemory) {
     this.readFd = readFd;
     this.writeFd = writeFd;
     this.shared = shared;
-    this.#page = new Int32Array(shared.buffer, 0, SHARED_BYTES / 4);
-    this.#pageBytes = new Uint8Array(shared.buffer, 0, SHARED_BYTES);
-    this.#pageF64 = new Float64Array(shared.buffer, 0, SHARED_BYTES / 8);
-    this.rlock = new ProcessLock(rlock, this.#page, RLOCK_HOLDER);
-    this.wlock = new ProcessLock(wlock, this.#page, WLOCK_HOLDER);
+    this.#page = new Int32Array(shared.buffer, 0, PAGE_BYTES / 4);
+    this.#pageBytes = new Uint8Array(shared.buffer, 0, PAGE_BYTES);
+    this.#pageF64 = new Float64Array(shared.buffer, 0, PAGE_BYTES / 8);
+    this.#ring = new Uint32Array(shared.buffer, MARKS, RING);
+    this.rlock = new ProcessLock(
+      this.#page,
+      RLOCK_HOLDER,
+      RLOCK_WAITERS,
+      shared.address(RLOCK_HOLDER * 4),
+    );
+    this.wlock = new ProcessLock(
+      this.#page,
+      WLOCK_HOLDER,
+      WLOCK_WAITERS,
+      shared.address(WLOCK_HOLDER * 4),
+    );
   }
 
   #entry = -1;
@@ -307,23 +327,18 @@ export class Channel {
 
   /**
    * Holding the read lock after a reader died: puts the stream back at a
-   * frame boundary. When the dead reader was inside a frame of known length,
-   * the rest of that frame is skipped (as a frame read and dropped). When it
-   * took bytes it could not record (a read that ended inside a header), the
-   * write lock is needed as well (see `#resyncBySearch`); with `wait` false,
-   * gives up (returns false) if the write lock is busy.
+   * frame boundary. The dead reader's read-ahead is kept if it is still
+   * valid; otherwise the first frame start at or after the pipe's next byte
+   * comes from the writers' marks, and the bytes before it (the rest of the
+   * frame the dead reader was taking) are read and dropped. With `wait`
+   * false, gives up (returns false) when it must wait for a writer.
    */
   async #resync(wait: boolean): Promise<boolean> {
     for (;;) {
-      if (this.#resyncExact() || this.#resyncByMarks()) return true;
+      if (this.#resyncNow()) return true;
       if (!wait) return false;
       await pollWait(this.readFd, POLLIN, 5);
     }
-  }
-
-  /** Like `#resync(false)`, synchronously. */
-  #resyncNow(): boolean {
-    return this.#resyncExact() || this.#resyncByMarks();
   }
 
   /** Takes over a dead writer's lock: its half-written frame is torn. */
@@ -331,12 +346,12 @@ export class Channel {
     return this.wlock.takeOverIfDead() !== 0;
   }
 
-  #marks = { head: 0, boundary: 0, nextEnd: 0 };
+  #marks = { head: 0, seq: 0, nextEnd: 0 };
 
   /**
    * Reads, while no write call is in flight, the stream offset of the next
    * byte in the pipe (bytes written minus bytes waiting) and the writer's
-   * frame marks. False if a writer died inside a write call.
+   * marks. False if a writer died inside a write call.
    */
   #snapshot(): boolean {
     const page = this.#page;
@@ -345,12 +360,12 @@ export class Channel {
       const before = Atomics.load(page, WRITE_SEQ);
       if ((before & 1) === 0) {
         const written = f64[WRITTEN];
-        const boundary = f64[BOUNDARY];
+        const seq = f64[MARK_SEQ];
         const nextEnd = f64[NEXT_END];
         const avail = bytesAvailable(this.readFd);
         if (Atomics.load(page, WRITE_SEQ) === before) {
           this.#marks.head = written - avail;
-          this.#marks.boundary = boundary;
+          this.#marks.seq = seq;
           this.#marks.nextEnd = nextEnd;
           return true;
         }
@@ -361,92 +376,120 @@ export class Channel {
     }
   }
 
-  /** The cases that need no write lock; false if the search is needed. */
-  #resyncExact(): boolean {
-    const page = this.#page;
-    const f64 = this.#pageF64;
-    const head = this.#snapshot() ? this.#marks.head : -1;
-    const reading = page[READING] === 1;
-    const end = f64[FRAME_END];
-    if (head >= 0 && !reading && head === f64[CONSUMED]) {
-      // It died between frames with its read-ahead recorded: nothing lost.
-      this.#finishResync(-1);
-      return true;
-    }
-    if (head >= 0 && reading && end >= head && head >= f64[CONSUMED]) {
-      // It died inside a frame of known length: read the rest and drop it.
-      const p = new PartialFrame();
-      p.header.set(this.#pageBytes.subarray(HEADER_BYTES, HEADER_BYTES + 12));
-      p.headerHave = p.headerNeed = page[HEADER_NEED];
-      this.#startPayload(p);
-      p.have = p.payload!.length - (end - head);
-      p.drop = true;
-      f64[CONSUMED] = head;
-      this.#partial = p;
-      this.#saveProgress(p);
-      this.#finishResync(end - head);
-      return true;
-    }
-    return false;
+  /** The stream offset of mark `i` (`near` is within 2^31 bytes of it). */
+  #mark(i: number, near: number): number {
+    return near + ((this.#ring[i & RING_MASK] - (near >>> 0)) | 0);
   }
 
-  #finishResync(skipped: number): void {
+  /** Appends a frame end to the ring (write-lock holder only). */
+  #pushMark(end: number): void {
+    const seq = this.#pageF64[MARK_SEQ];
+    this.#ring[seq & RING_MASK] = end >>> 0;
+    this.#pageF64[MARK_SEQ] = seq + 1;
+  }
+
+  #resyncNow(): boolean {
+    const page = this.#page;
+    const f64 = this.#pageF64;
+    if (!this.#snapshot()) {
+      // A writer died inside a write call: nothing in the pipe can be trusted.
+      if (!this.#takeOverDeadWriter()) return false;
+      page[READING] = 0;
+      page[CARRY_HAVE] = 0;
+      const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
+      f64[CONSUMED] += got;
+      this.#restartCounts();
+      Atomics.add(page, TORN, 1);
+      this.wlock.release();
+      this.#finishResync(1, got);
+      return true;
+    }
+    const { head, seq, nextEnd } = this.#marks;
+    const from = f64[CONSUMED]; // where the dead reader last recorded being
+    if (page[CARRY_HAVE] > 0 && f64[CARRY_END] === head) {
+      // It died between frames with its read-ahead recorded: nothing lost.
+      page[READING] = 0;
+      this.#finishResync(0, 0);
+      return true;
+    }
+    page[READING] = 0;
+    page[CARRY_HAVE] = 0;
+    // The smallest frame start >= head (the stream starts at 0, and a frame
+    // starts where one ends; marks grow with their index), and how many
+    // frames end in (from, start]: those the dead reader had begun.
+    const low = Math.max(0, seq - RING);
+    let start = head === 0 ? 0 : -1;
+    let i = seq - 1;
+    for (; i >= low && head > 0; i--) {
+      const m = this.#mark(i, head);
+      if (m < head) break;
+      start = m;
+    }
+    let lost = 0;
+    if (start === -1) {
+      if (nextEnd > head) {
+        start = nextEnd; // inside the frame being written
+        lost = 1;
+      } else return false; // the writer has not marked its frame yet
+    } else if (i < low && seq > RING && start > head) {
+      return this.#resyncBySearch(head); // the ring no longer reaches head
+    }
+    for (let j = seq - 1; j >= low; j--) {
+      const m = this.#mark(j, head);
+      if (m <= from) break;
+      if (m <= start) lost++;
+    }
+    f64[CONSUMED] = head;
+    if (start > head) {
+      // Read the rest of its frame and drop it.
+      const p = new PartialFrame();
+      p.headerHave = p.headerNeed = 4;
+      p.length = start - head;
+      p.drop = true;
+      this.#partial = p;
+      this.#saveProgress();
+    }
+    this.#finishResync(lost, start - head);
+    return true;
+  }
+
+  /** Holding both locks with the pipe empty: restarts the byte counts. */
+  #restartCounts(): void {
+    const page = this.#page;
+    const f64 = this.#pageF64;
+    if ((Atomics.load(page, WRITE_SEQ) & 1) === 1) {
+      Atomics.add(page, WRITE_SEQ, 1); // a writer died inside a write call
+    }
+    f64[WRITTEN] = f64[BOUNDARY] = f64[NEXT_END] = f64[CONSUMED];
+    this.#pushMark(f64[CONSUMED]);
+  }
+
+  #finishResync(lost: number, skipped: number): void {
     const page = this.#page;
     const dead = page[RESYNC];
-    if (skipped >= 0) {
-      Atomics.add(page, LOST, 1);
-      this.onDropped(1);
+    if (lost > 0) {
+      Atomics.add(page, LOST, lost);
+      this.onDropped(lost);
       console.warn(
-        `@mp/queues: a reader (pid ${dead}) died while reading; the frame it was taking is dropped (${skipped} bytes of it skipped)`,
+        `@mp/queues: a reader (pid ${dead}) died while reading; ${
+          lost === 1 ? "the frame" : `the ${lost} frames`
+        } it was taking ${
+          lost === 1 ? "is" : "are"
+        } dropped (${skipped} bytes of it skipped)`,
       );
     }
     Atomics.store(page, RESYNC, 0);
   }
 
   /**
-   * The dead reader took bytes it did not record (its last read ended in a
-   * header). The writer's marks tell where frames end: if the next byte is
-   * inside the frame being written, skip to its end; otherwise the bytes up
-   * to the last whole frame's end are read and the first offset from which
-   * whole frames run exactly to that end is where the stream resumes (the
-   * frames from there are delivered from this process).
-   *
-   * @returns false if it must wait for the writer
+   * The ring no longer holds the marks near `head` (more frames passed than
+   * it holds): the bytes up to the last whole frame's end are read and the
+   * first offset from which whole frames run exactly to that end is where the
+   * stream resumes (the frames from there are delivered from this process).
    */
-  #resyncByMarks(): boolean {
-    const page = this.#page;
+  #resyncBySearch(head: number): boolean {
     const f64 = this.#pageF64;
-    page[READING] = 0;
-    page[CARRY_HAVE] = 0;
-    if (!this.#snapshot()) {
-      // A writer died inside a write call: nothing in the pipe can be trusted.
-      if (!this.#takeOverDeadWriter()) return false;
-      const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
-      f64[WRITTEN] =
-        f64[CONSUMED] =
-        f64[BOUNDARY] =
-        f64[NEXT_END] =
-          0;
-      Atomics.add(page, TORN, 1);
-      this.wlock.release();
-      this.#finishResync(got);
-      return true;
-    }
-    const { head, boundary, nextEnd } = this.#marks;
-    if (head > boundary) {
-      // Inside the frame being written: read its rest and drop it.
-      if (nextEnd < head) return false;
-      const p = new PartialFrame();
-      p.headerHave = p.headerNeed = 4;
-      p.payload = new Uint8Array(nextEnd - head);
-      p.drop = true;
-      f64[CONSUMED] = head;
-      this.#partial = p;
-      this.#saveProgress(p);
-      this.#finishResync(nextEnd - head);
-      return true;
-    }
-    const all = this.#readUpTo(boundary - head);
+    const all = this.#readUpTo(f64[BOUNDARY] - head);
     const got = all.length;
     f64[CONSUMED] = head + got;
     let start = got;
@@ -466,7 +509,7 @@ export class Channel {
       this.#stash.push(all.slice(pos + h, pos + h + length));
       pos += h + length;
     }
-    this.#finishResync(start);
+    this.#finishResync(1, start);
     return true;
   }
 
@@ -482,7 +525,7 @@ export class Channel {
     return got === n ? all : all.subarray(0, got);
   }
 
-  /** Frames recovered by `#resyncByMarks`, delivered before the pipe's. */
+  /** Frames recovered by `#resyncBySearch`, delivered before the pipe's. */
   #stash: Uint8Array[] = [];
 
   /** Whether whole frames parse from `from` to exactly `to`. */
@@ -503,16 +546,9 @@ export class Channel {
     return pos === to;
   }
 
-  /** Records the begun frame in shared memory, for a reader taking over. */
-  #saveProgress(p: PartialFrame): void {
-    const page = this.#page;
-    this.#pageBytes.set(p.header, HEADER_BYTES);
-    page[HEADER_NEED] = p.headerNeed;
-    const f64 = this.#pageF64;
-    f64[FRAME_END] = p.payload === null
-      ? -1
-      : f64[CONSUMED] - p.headerHave - p.have + p.headerNeed + p.payload.length;
-    Atomics.store(page, READING, 1);
+  /** Marks the read-lock holder as inside a frame. */
+  #saveProgress(): void {
+    Atomics.store(this.#page, READING, 1);
   }
 
   /**
@@ -525,14 +561,13 @@ export class Channel {
     const dead = this.wlock.takeOverIfDead();
     if (dead === 0) return false;
     const p = this.#partial!;
-    const got = p.payload === null
+    const got = p.length < 0
       ? `${p.headerHave} of ${p.headerNeed} header bytes`
-      : `${p.have} of ${p.payload.length} payload bytes`;
+      : `${p.have} of ${p.length} payload bytes`;
     this.#partial = null;
     Atomics.store(this.#page, READING, 0);
     Atomics.add(this.#page, TORN, 1);
-    this.#pageF64[WRITTEN] = this.#pageF64[CONSUMED]; // the pipe is empty
-    this.#pageF64[BOUNDARY] = this.#pageF64[NEXT_END] = this.#pageF64[WRITTEN];
+    this.#restartCounts(); // the pipe is empty
     console.warn(
       `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${got}`,
     );
@@ -652,6 +687,7 @@ export class Channel {
       if (left > 0) {
         this.#pageBytes.set(buf.subarray(pos, n), CARRY_BYTES);
       }
+      this.#pageF64[CARRY_END] = this.#pageF64[CONSUMED];
       page[CARRY_HAVE] = left;
     } else {
       // Header and part of a payload (or a header at end of file): finish
@@ -662,7 +698,7 @@ export class Channel {
       p.headerHave = Math.min(left, 12);
       this.#partial = p;
       this.#adoptHeader(p, buf.subarray(pos, n));
-      this.#saveProgress(p);
+      this.#saveProgress();
       this.#continuePartial(frames);
     }
     return frames.length === 0 && this.#partial === null ? null : frames;
@@ -679,8 +715,7 @@ export class Channel {
     if (dead === 0) return;
     this.#page[CARRY_HAVE] = 0;
     Atomics.add(this.#page, TORN, 1);
-    this.#pageF64[WRITTEN] = this.#pageF64[CONSUMED]; // the pipe is empty
-    this.#pageF64[BOUNDARY] = this.#pageF64[NEXT_END] = this.#pageF64[WRITTEN];
+    this.#restartCounts(); // the pipe is empty
     console.warn(
       `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} header bytes`,
     );
@@ -718,6 +753,7 @@ export class Channel {
     }
     checkLength(length, this.maxFrame);
     p.payload = new Uint8Array(length);
+    p.length = length;
     p.have = 0;
   }
 
@@ -727,14 +763,14 @@ export class Channel {
    */
   #continuePartial(frames: Uint8Array[]): void {
     const p = this.#partial!;
-    while (p.payload === null) {
+    while (p.length < 0) {
       const n = readSome(
         this.readFd,
         p.header,
         p.headerHave,
         p.headerNeed - p.headerHave,
       );
-      if (n === WOULD_BLOCK) return this.#saveProgress(p);
+      if (n === WOULD_BLOCK) return this.#saveProgress();
       if (n === 0) this.#eofInFrame(p);
       this.#pageF64[CONSUMED] += n;
       p.headerHave += n;
@@ -747,16 +783,23 @@ export class Channel {
       if (p.headerHave === p.headerNeed) this.#startPayload(p);
     }
     const payload = p.payload;
-    while (p.have < payload.length) {
-      const n = readSome(this.readFd, payload, p.have, payload.length - p.have);
-      if (n === WOULD_BLOCK) return this.#saveProgress(p);
+    while (p.have < p.length) {
+      const n = payload === null // dropped: read into the scratch buffer
+        ? readSome(
+          this.readFd,
+          this.#scratch,
+          0,
+          Math.min(this.#scratch.length, p.length - p.have),
+        )
+        : readSome(this.readFd, payload, p.have, p.length - p.have);
+      if (n === WOULD_BLOCK) return this.#saveProgress();
       if (n === 0) this.#eofInFrame(p);
       this.#pageF64[CONSUMED] += n;
       p.have += n;
     }
     this.#partial = null;
     Atomics.store(this.#page, READING, 0);
-    if (!p.drop) frames.push(payload);
+    if (!p.drop) frames.push(payload!);
   }
 
   async #finishAsync(frames: Uint8Array[]): Promise<void> {
@@ -772,9 +815,9 @@ export class Channel {
   #eofInFrame(p: PartialFrame): never {
     this.#partial = null;
     Atomics.store(this.#page, READING, 0);
-    const where = p.payload === null
+    const where = p.length < 0
       ? `after ${p.headerHave} of ${p.headerNeed} header bytes`
-      : `after ${p.have} of ${p.payload.length} payload bytes`;
+      : `after ${p.have} of ${p.length} payload bytes`;
     throw new Deno.errors.UnexpectedEof(
       `Cannot read frame: the pipe ended in the middle of a frame, ${where}`,
     );
@@ -862,14 +905,15 @@ export class Channel {
   #recoverWriter(): boolean {
     if (!this.wlock.holderDead() || !this.rlock.tryAcquire()) return false;
     try {
-      if (this.readable() || Atomics.load(this.#page, READING) === 1) {
+      if (
+        this.readable() || Atomics.load(this.#page, READING) === 1 ||
+        Atomics.load(this.#page, RESYNC) !== 0
+      ) {
         return false;
       }
       const dead = this.wlock.takeOverIfDead();
       if (dead === 0) return false;
-      this.#pageF64[WRITTEN] = this.#pageF64[CONSUMED]; // the pipe is empty
-      this.#pageF64[BOUNDARY] = this.#pageF64[NEXT_END] = this
-        .#pageF64[WRITTEN];
+      this.#restartCounts(); // the pipe is empty
       const carried = this.#page[CARRY_HAVE];
       if (carried > 0) {
         // The dead writer's last frame ended after its first header bytes.
@@ -901,8 +945,16 @@ export class Channel {
       const done = f64[WRITTEN] - this.#wBase;
       const ends = this.#wEnds;
       let i = this.#wEi;
-      while (i < ends.length && ends[i] <= done) {
-        f64[BOUNDARY] = this.#wBase + ends[i++];
+      if (i < ends.length && ends[i] <= done) {
+        const ring = this.#ring;
+        let seq = f64[MARK_SEQ];
+        let end = 0;
+        while (i < ends.length && ends[i] <= done) {
+          end = this.#wBase + ends[i++];
+          ring[seq++ & RING_MASK] = end >>> 0;
+        }
+        f64[MARK_SEQ] = seq;
+        f64[BOUNDARY] = end;
       }
       if (this.#entry >= 0 && i > this.#wEi) {
         Atomics.sub(page, this.#entry + 1, i - this.#wEi);

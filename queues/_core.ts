@@ -85,7 +85,7 @@ function installExitHook(): void {
 export class Core {
   readonly kind: QueueKind;
   readonly channel: Channel;
-  /** The semaphores after the two locks (slots, unfinished, …). */
+  /** The queue's semaphores (slots, unfinished, …; none for SimpleQueue). */
   readonly sems: NamedSemaphore[];
   readonly maxsize: number;
   readonly serializer: string;
@@ -121,8 +121,8 @@ export class Core {
   }
 
   /**
-   * Creates a new queue's pipe and semaphores (`values` are the initial
-   * values of the semaphores after the two locks).
+   * Creates a new queue's pipe, shared memory and semaphores (`values` are
+   * the semaphores' initial values).
    */
   static create(
     kind: QueueKind,
@@ -135,7 +135,7 @@ export class Core {
     let fds: [number, number] | null = null;
     let shared: SharedMemory | null = null;
     try {
-      for (const [i, value] of [1, 1, ...values].entries()) {
+      for (const [i, value] of values.entries()) {
         made.push(NamedSemaphore.create(base + i, value));
       }
       fds = createPipe();
@@ -151,11 +151,10 @@ export class Core {
       if (fds) fds.forEach(closeFd);
       throw e;
     }
-    const [rlock, wlock, ...rest] = made;
     return new Core(
       kind,
-      new Channel(fds[0], fds[1], rlock, wlock, shared),
-      rest,
+      new Channel(fds[0], fds[1], shared),
+      made,
       maxsize,
       serializer,
       pid,
@@ -173,11 +172,10 @@ export class Core {
       opened.forEach((s) => s.close());
       throw e;
     }
-    const [rlock, wlock, ...rest] = opened;
     return new Core(
       h.kind,
-      new Channel(h.fds[0], h.fds[1], rlock, wlock, shared),
-      rest,
+      new Channel(h.fds[0], h.fds[1], shared),
+      opened,
       h.maxsize,
       h.serializer,
       h.creator,
@@ -191,9 +189,7 @@ export class Core {
     return {
       kind: this.kind,
       fds: [channel.readFd, channel.writeFd, channel.shared.fd],
-      names: [channel.rlock.sem, channel.wlock.sem, ...this.sems].map((s) =>
-        s.name
-      ),
+      names: this.sems.map((s) => s.name),
       maxsize: this.maxsize,
       serializer: this.serializer,
       creator: this.creator,
@@ -258,8 +254,6 @@ export class Core {
     closeFd(channel.readFd);
     closeFd(channel.writeFd);
     channel.shared.close();
-    channel.rlock.sem.close();
-    channel.wlock.sem.close();
     for (const s of this.sems) s.close();
     this.#maybeUnlink();
   }
@@ -273,8 +267,7 @@ export class Core {
     if (this.#unlinked || !this.owner) return;
     this.#unlinked = true;
     owned.delete(this);
-    const { channel } = this;
-    for (const s of [channel.rlock.sem, channel.wlock.sem, ...this.sems]) {
+    for (const s of this.sems) {
       NamedSemaphore.unlink(s.name);
     }
   }

@@ -1,43 +1,77 @@
-// A cross-process lock that survives the death of its holder: a named
-// semaphore plus the holder's pid in shared memory, so that a waiter can see
-// that the holder is gone and take the lock over (exactly one waiter wins).
+// A cross-process lock that survives the death of its holder: a word of
+// shared memory holds the holder's pid (0: free). Taking the lock is one
+// compare-and-swap that stores the pid, so a lock is never held by nobody in
+// particular; a waiter that sees the holder is gone takes the lock over
+// (another compare-and-swap: exactly one waiter wins). Waiters sleep on the
+// word with a futex.
 
+import { futexWait, futexWake } from "../ffi/futex.ts";
 import { isAlive, pid } from "../ffi/process.ts";
-import type { NamedSemaphore } from "../ffi/semaphore.ts";
 
-/** A lock over a named semaphore (value 1) with its holder in `page[slot]`. */
+/** A lock on `page[slot]`, with its sleepers counted in `page[waiters]`. */
 export class ProcessLock {
-  readonly sem: NamedSemaphore;
   readonly #page: Int32Array;
   readonly #slot: number;
+  readonly #waiters: number;
+  readonly #word: Deno.PointerValue;
 
-  constructor(sem: NamedSemaphore, page: Int32Array, slot: number) {
-    this.sem = sem;
+  /**
+   * @param page the shared page
+   * @param slot the Int32 slot of the lock word
+   * @param waiters the Int32 slot counting sleepers
+   * @param word the address of `page[slot]`
+   */
+  constructor(
+    page: Int32Array,
+    slot: number,
+    waiters: number,
+    word: Deno.PointerValue,
+  ) {
     this.#page = page;
     this.#slot = slot;
+    this.#waiters = waiters;
+    this.#word = word;
   }
 
   /** Takes the lock if it is free. */
   tryAcquire(): boolean {
-    if (!this.sem.tryWait()) return false;
-    Atomics.store(this.#page, this.#slot, pid);
-    return true;
+    return Atomics.compareExchange(this.#page, this.#slot, 0, pid) === 0;
   }
 
-  /** Waits at most `ms` on a helper thread for the lock. */
+  /**
+   * Waits at most `ms` for the lock, sleeping on a helper thread.
+   *
+   * @returns whether this process now holds it
+   */
   async wait(ms: number): Promise<boolean> {
-    if (!await this.sem.wait(ms)) return false;
-    Atomics.store(this.#page, this.#slot, pid);
-    return true;
+    if (this.tryAcquire()) return true;
+    const page = this.#page;
+    const deadline = performance.now() + ms;
+    Atomics.add(page, this.#waiters, 1);
+    try {
+      for (;;) {
+        const holder = Atomics.load(page, this.#slot);
+        if (holder === 0) {
+          if (this.tryAcquire()) return true;
+          continue;
+        }
+        const left = deadline - performance.now();
+        if (left <= 0) return false;
+        await futexWait(this.#word, holder, left);
+        if (this.tryAcquire()) return true;
+      }
+    } finally {
+      Atomics.sub(page, this.#waiters, 1);
+    }
   }
 
-  /** Gives the lock back. */
+  /** Gives the lock back, waking one sleeper. */
   release(): void {
     Atomics.store(this.#page, this.#slot, 0);
-    this.sem.post();
+    if (Atomics.load(this.#page, this.#waiters) > 0) futexWake(this.#word, 1);
   }
 
-  /** The holder's pid (0: free, or between two steps of a live process). */
+  /** The holder's pid (0: free). */
   holder(): number {
     return Atomics.load(this.#page, this.#slot);
   }
@@ -49,8 +83,8 @@ export class ProcessLock {
   }
 
   /**
-   * If the holder is dead, makes this process the holder (the semaphore stays
-   * taken). Exactly one of several callers wins.
+   * If the holder is dead, makes this process the holder. Exactly one of
+   * several callers wins.
    *
    * @returns the dead holder's pid, or 0 if nothing was taken over
    */

@@ -17,7 +17,6 @@ import {
   setPipeSize,
   writeSome,
 } from "../ffi/fd.ts";
-import { NamedSemaphore } from "../ffi/semaphore.ts";
 import { SharedMemory } from "../ffi/shm.ts";
 import { Channel, SHARED_BYTES } from "../queues/_channel.ts";
 import { within } from "./_sys.ts";
@@ -32,6 +31,7 @@ const CHANNEL_N = Math.max(0, N - DECODER_N - QUEUE_N);
 const CAP = 64 * 1024;
 /** Above pid_max: never a live process. */
 const DEAD_PID = 2 ** 22 + 1234;
+const RLOCK_HOLDER = 0; // Int32 slot of the read lock's holder (queues/_channel.ts)
 const WLOCK_HOLDER = 1; // Int32 slot of the write lock's holder (queues/_channel.ts)
 const MARK = Symbol.for("@mp/queues.queue");
 
@@ -671,13 +671,8 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
   const r = rng(SEED ^ 0x5bd1e995);
   const pool: Uint8Array[] = [];
   for (let i = 0; i < 200; i++) pool.push(msgpack.encode(randomValue(r)));
-  const base = `/mpq.${Deno.pid}.fuzz${Math.floor(r.next() * 1e9)}.`;
-  const rlock = NamedSemaphore.create(base + "0", 1);
-  const wlock = NamedSemaphore.create(base + "1", 1);
-  NamedSemaphore.unlink(rlock.name);
-  NamedSemaphore.unlink(wlock.name);
   const shm = SharedMemory.create(SHARED_BYTES);
-  const page = new Int32Array(shm.buffer, 0, SHARED_BYTES / 4);
+  const page = new Int32Array(shm.buffer, 0, 256);
   const counts: Counts = {};
   let frames = 0;
   try {
@@ -695,7 +690,7 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
         writeAll(wfd, stream);
         closeFd(wfd); // the end of the input is the end of the pipe
         page.fill(0);
-        const ch = new Channel(rfd, wfd, rlock, wlock, shm);
+        const ch = new Channel(rfd, wfd, shm);
         ch.maxFrame = CAP;
         const maxItems = sync ? 1 : r.pick([1, 2, 3, 1024]);
         const maxBytes = r.chance(0.7) ? Infinity : r.int(3000);
@@ -732,7 +727,7 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
       } finally {
         closeFd(rfd);
       }
-      strictEqual(rlock.value(), 1, "the read lock was not released");
+      strictEqual(page[RLOCK_HOLDER], 0, "the read lock was not released");
       // The frames delivered: all of the reference's (one at a time), or a
       // prefix of them (a batch that ends in a bad header is dropped).
       const what = `stream ${hex(stream)} (${ref.end})`;
@@ -763,8 +758,6 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
     }
   } finally {
     shm.close();
-    rlock.close();
-    wlock.close();
   }
   let ends = 0;
   for (const [k, v] of Object.entries(counts)) {
@@ -807,7 +800,7 @@ async function runQueueCase(c: QueueCase, counts: Counts): Promise<void> {
   let values = 0;
   try {
     ch.maxFrame = CAP;
-    ok(ch.wlock.sem.tryWait());
+    // A dead process holds the write lock.
     new Int32Array(ch.shared.buffer)[WLOCK_HOLDER] = DEAD_PID;
     writeAll(ch.writeFd, c.stream);
     const torn0 = q.stats().tornFrames;
@@ -943,7 +936,7 @@ function rawQueue(raw: Uint8Array, maxFrame?: number): Queue<Uint8Array> {
   // deno-lint-ignore no-explicit-any
   const ch: Channel = (q as any)[MARK].channel;
   if (maxFrame !== undefined) ch.maxFrame = maxFrame;
-  ok(ch.wlock.sem.tryWait());
+  // A dead process holds the write lock.
   new Int32Array(ch.shared.buffer)[WLOCK_HOLDER] = DEAD_PID;
   writeAll(ch.writeFd, raw);
   return q;

@@ -1,7 +1,7 @@
 /**
  * Python's `multiprocessing` queues for Deno, across real OS processes:
  * {@linkcode Queue}, {@linkcode SimpleQueue} and {@linkcode JoinableQueue} over
- * a pipe and POSIX named semaphores (through FFI to glibc), and
+ * a pipe and a page of shared memory (through FFI to glibc), and
  * {@linkcode spawn} / {@linkcode workerArgs} to hand them to worker processes.
  *
  * Needs `--allow-ffi` (and `--allow-run` to spawn workers); Linux with glibc.

@@ -140,7 +140,7 @@ Deno.bench({
 
 // ------------------------------------------------------------ lock proxy
 // The cross-process locks are internal; these take them once per put and get
-// (JoinableQueue also posts/waits its unfinished-count semaphore).
+// (JoinableQueue also counts its unfinished tasks).
 Deno.bench({
   name: "JoinableQueue put + get + taskDone",
   group: "locks (proxy: one put/get cycle)",

@@ -6,7 +6,7 @@ import type { Line } from "./pipeline_stages.ts";
 const TEXT = `Queues carry values between processes
 one frame at a time
 a pipe for the bytes
-named semaphores for the locks and the counts
+futex words for the locks and the counts
 and a feeder task that writes
 what put has buffered
 JoinableQueue also counts the tasks

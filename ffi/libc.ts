@@ -19,7 +19,7 @@ function load(): Deno.DynamicLibrary<typeof SYMBOLS> {
     return Deno.dlopen("libc.so.6", SYMBOLS);
   } catch (cause) {
     throw new Deno.errors.NotSupported(
-      "@mp/queues needs glibc (libc.so.6 with POSIX named semaphores), which could not be loaded",
+      "@mp/queues needs glibc (libc.so.6), which could not be loaded",
       { cause },
     );
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { cstr, errno, libc, osError } from "./libc.ts";
+import { errno, libc, osError } from "./libc.ts";
 
 const ESRCH = 3;
 
@@ -30,26 +30,4 @@ export function sendSignal(target: number, signal: number): void {
 /** Gives the CPU to another runnable thread or process. */
 export function yieldCpu(): void {
   libc.sched_yield();
-}
-
-/**
- * The entry names of directory `path` (without `.` and `..`), or an empty list
- * if it cannot be opened.
- */
-export function listDir(path: string): string[] {
-  const dir = libc.opendir(cstr(path));
-  if (dir === null) return [];
-  const names: string[] = [];
-  try {
-    for (;;) {
-      const entry = libc.readdir(dir);
-      if (entry === null) break;
-      // struct dirent (glibc, 64-bit): d_ino 8, d_off 8, d_reclen 2, d_type 1, d_name
-      const name = Deno.UnsafePointerView.getCString(entry, 19);
-      if (name !== "." && name !== "..") names.push(name);
-    }
-  } finally {
-    libc.closedir(dir);
-  }
-  return names;
 }

@@ -32,27 +32,6 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  // sem_t *sem_open(const char *name, int oflag, mode_t mode, unsigned int value);  (variadic)
-  sem_open: { parameters: ["buffer", "i32", "u32", "u32"], result: "pointer" },
-  // int sem_close(sem_t *sem);
-  sem_close: { parameters: ["pointer"], result: "i32" },
-  // int sem_unlink(const char *name);
-  sem_unlink: { parameters: ["buffer"], result: "i32" },
-  // int sem_post(sem_t *sem);
-  sem_post: { parameters: ["pointer"], result: "i32" },
-  // int sem_wait(sem_t *sem);
-  sem_wait: { parameters: ["pointer"], result: "i32" },
-  // int sem_trywait(sem_t *sem);
-  sem_trywait: { parameters: ["pointer"], result: "i32" },
-  // int sem_timedwait(sem_t *sem, const struct timespec *abs_timeout);  on a helper thread
-  sem_timedwait_nb: {
-    name: "sem_timedwait",
-    parameters: ["pointer", "buffer"],
-    result: "i32",
-    nonblocking: true,
-  },
-  // int sem_getvalue(sem_t *sem, int *sval);
-  sem_getvalue: { parameters: ["pointer", "buffer"], result: "i32" },
   // pid_t getpid(void);
   getpid: { parameters: [], result: "i32" },
   // int kill(pid_t pid, int sig);
@@ -63,12 +42,6 @@ export const SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
   // const char *gnu_get_libc_version(void);
   gnu_get_libc_version: { parameters: [], result: "pointer" },
-  // DIR *opendir(const char *name);
-  opendir: { parameters: ["buffer"], result: "pointer" },
-  // struct dirent *readdir(DIR *dirp);
-  readdir: { parameters: ["pointer"], result: "pointer" },
-  // int closedir(DIR *dirp);
-  closedir: { parameters: ["pointer"], result: "i32" },
   // int memfd_create(const char *name, unsigned int flags);
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   // int ftruncate(int fd, off_t length);

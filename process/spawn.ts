@@ -148,8 +148,8 @@ function resolveModule(module: string | URL): string {
 
 /**
  * Starts a worker: `deno run --no-prompt --allow-ffi <permissions> <module>`.
- * Queues in `args` cross into it: only this worker inherits their pipe fds,
- * and their semaphore names live until it exits. In the worker,
+ * Queues in `args` cross into it: only this worker inherits their pipe and
+ * shared-memory fds. In the worker,
  * {@linkcode workerArgs} returns the args with the queues attached.
  *
  * The parent needs `--allow-run --allow-ffi`.
@@ -236,7 +236,6 @@ export function spawn(
   } finally {
     for (const fd of fds) setCloseOnExec(fd, true);
   }
-  for (const core of seen.keys()) core.trackWorker(child.status);
   return new Worker(child);
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../ffi/fd.ts";
 import type { SharedMemory } from "../ffi/shm.ts";
 import { ProcessLock } from "./_lock.ts";
+import { SharedCounter } from "./_counter.ts";
 import { isAlive, pid, yieldCpu } from "../ffi/process.ts";
 import {
   checkLength,
@@ -75,6 +76,9 @@ const RESYNC = 7; // pid of a dead reader whose mess is not cleaned up yet
 const WRITE_SEQ = 8; // odd while a write call is in flight
 const WRITTEN = 12; // Float64 slot
 const CONSUMED = 13; // Float64 slot
+// Set by a reader as it releases the read lock: frames ending at or before it
+// went to a caller.
+const DELIVERED = 19; // Float64 slot
 // Kept by the write-lock holder: where the last whole frame in the pipe ends,
 // where the frame being written will end, and how many frame ends it has
 // put in the ring (each frame's end offset, modulo 2^32, at MARKS).
@@ -91,6 +95,10 @@ const RING_MASK = RING - 1;
 /** Bytes of shared memory a channel needs. */
 export const SHARED_BYTES = PAGE_BYTES + RING * 4;
 
+// The queue's counters (see `Channel.counter`): (value, sleepers) pairs.
+const COUNTERS = 40; // first Int32 slot
+/** How many counters a channel's shared memory holds. */
+export const COUNTER_COUNT = 4;
 // Producers: (pid, items put and not yet wholly written) pairs, so that the
 // slots of items a dead process had buffered can be given back.
 const PRODUCERS = 64; // first Int32 slot
@@ -155,6 +163,17 @@ export class Channel {
       WLOCK_WAITERS,
       shared.address(WLOCK_HOLDER * 4),
     );
+  }
+
+  /** Counter `i` (below {@linkcode COUNTER_COUNT}) in the shared memory. */
+  counter(i: number): SharedCounter {
+    if (!(i >= 0 && i < COUNTER_COUNT)) {
+      throw new RangeError(
+        `Cannot use counter ${i}: a queue has ${COUNTER_COUNT}`,
+      );
+    }
+    const slot = COUNTERS + 2 * i;
+    return new SharedCounter(this.#page, slot, this.shared.address(slot * 4));
   }
 
   #entry = -1;
@@ -296,13 +315,12 @@ export class Channel {
       }
       while (this.#partial !== null) {
         this.#continuePartial(frames);
-        // A frame has begun and its writer is writing the rest right now:
-        // wait on this thread, at most 10 ms per round.
-        if (
-          this.#partial !== null && pollNow(this.readFd, POLLIN, 10) === 0
-        ) {
-          this.#discardIfTorn();
-        }
+        if (this.#partial === null) break;
+        // A frame has begun and its writer is writing the rest right now. If
+        // that writer is this process, write for it; else wait on this
+        // thread, at most 10 ms per round.
+        this.#writePending();
+        if (pollNow(this.readFd, POLLIN, 10) === 0) this.#discardIfTorn();
       }
       return frames.length > 0 ? frames[0] : null;
     } finally {
@@ -311,6 +329,8 @@ export class Channel {
   }
 
   #releaseRead(): void {
+    // Every frame that ended before here goes to this process's caller.
+    this.#pageF64[DELIVERED] = this.#pageF64[CONSUMED];
     this.rlock.release();
   }
 
@@ -398,6 +418,7 @@ export class Channel {
       page[CARRY_HAVE] = 0;
       const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
       f64[CONSUMED] += got;
+      f64[DELIVERED] = f64[CONSUMED];
       this.#restartCounts();
       Atomics.add(page, TORN, 1);
       this.wlock.release();
@@ -405,41 +426,43 @@ export class Channel {
       return true;
     }
     const { head, seq, nextEnd } = this.#marks;
-    const from = f64[CONSUMED]; // where the dead reader last recorded being
-    if (page[CARRY_HAVE] > 0 && f64[CARRY_END] === head) {
-      // It died between frames with its read-ahead recorded: nothing lost.
-      page[READING] = 0;
-      this.#finishResync(0, 0);
-      return true;
-    }
-    page[READING] = 0;
-    page[CARRY_HAVE] = 0;
-    // The smallest frame start >= head (the stream starts at 0, and a frame
-    // starts where one ends; marks grow with their index), and how many
-    // frames end in (from, start]: those the dead reader had begun.
     const low = Math.max(0, seq - RING);
-    let start = head === 0 ? 0 : -1;
-    let i = seq - 1;
-    for (; i >= low && head > 0; i--) {
-      const m = this.#mark(i, head);
-      if (m < head) break;
-      start = m;
-    }
+    const carried = page[CARRY_HAVE];
+    let start: number;
     let lost = 0;
-    if (start === -1) {
-      if (nextEnd > head) {
+    if (carried > 0 && f64[CARRY_END] === head) {
+      // Its read-ahead is valid: the stream resumes with the carried frame.
+      start = head - carried;
+    } else {
+      page[CARRY_HAVE] = 0;
+      // The smallest frame start >= head (the stream starts at 0, and a
+      // frame starts where one ends; marks grow with their index).
+      start = head === 0 ? 0 : -1;
+      let i = seq - 1;
+      for (; i >= low && head > 0; i--) {
+        const m = this.#mark(i, head);
+        if (m < head) break;
+        start = m;
+      }
+      if (start === -1) {
+        if (nextEnd <= head) return false; // its writer has not marked it yet
         start = nextEnd; // inside the frame being written
         lost = 1;
-      } else return false; // the writer has not marked its frame yet
-    } else if (i < low && seq > RING && start > head) {
-      return this.#resyncBySearch(head); // the ring no longer reaches head
+      } else if (i < low && seq > RING && start > head) {
+        return this.#resyncBySearch(head); // the ring no longer reaches head
+      }
     }
+    page[READING] = 0;
+    // The frames that ended after what the dead reader's callers got, up to
+    // the start: it took them and died.
+    const from = f64[DELIVERED];
     for (let j = seq - 1; j >= low; j--) {
       const m = this.#mark(j, head);
       if (m <= from) break;
       if (m <= start) lost++;
     }
     f64[CONSUMED] = head;
+    f64[DELIVERED] = Math.max(head, start);
     if (start > head) {
       // Read the rest of its frame and drop it.
       const p = new PartialFrame();
@@ -491,7 +514,7 @@ export class Channel {
     const f64 = this.#pageF64;
     const all = this.#readUpTo(f64[BOUNDARY] - head);
     const got = all.length;
-    f64[CONSUMED] = head + got;
+    f64[CONSUMED] = f64[DELIVERED] = head + got;
     let start = got;
     for (let p = 0; p < got; p++) {
       if (this.#framesRunTo(all, p, got)) {
@@ -1015,21 +1038,35 @@ export class Channel {
    * @returns false if `abandon()` said to stop first
    */
   async #drain(abandon: () => boolean): Promise<boolean> {
-    const buf = this.#pending!;
-    let off = this.#pendingOff;
-    const length = this.#pendingLen;
-    this.#pending = null;
-    while (off < length) {
-      if (abandon()) return false;
-      await pollWait(this.writeFd, POLLOUT, SLICE_MS);
-      for (;;) {
-        const n = this.#write(buf, off, length - off);
-        if (n === 0) break;
-        off += n;
-        if (off >= length) break;
+    try {
+      while (this.#pendingOff < this.#pendingLen) {
+        if (abandon()) return false;
+        await pollWait(this.writeFd, POLLOUT, SLICE_MS);
+        this.#writePending();
       }
+      return true;
+    } finally {
+      this.#pending = null;
     }
-    return true;
+  }
+
+  /**
+   * Writes what the pipe takes now of the rest remembered by `#writeNow`
+   * (also called by a synchronous read in this process, which would
+   * otherwise wait forever for this process's own half-written frame).
+   */
+  #writePending(): void {
+    const buf = this.#pending;
+    if (buf === null) return;
+    while (this.#pendingOff < this.#pendingLen) {
+      const n = this.#write(
+        buf,
+        this.#pendingOff,
+        this.#pendingLen - this.#pendingOff,
+      );
+      if (n === 0) return;
+      this.#pendingOff += n;
+    }
   }
 
   /** Builds a frame (header and payload in one buffer) for a small payload. */

@@ -1,14 +1,13 @@
-// The per-process state behind one queue handle: the channel, the named
-// semaphores, the closed flag, in-flight operations, and when resources are
-// released and names unlinked. Also what crosses into a worker (the handle).
+// The per-process state behind one queue handle: the channel, the counters,
+// the closed flag, in-flight operations, and when resources are released.
+// Also what crosses into a worker (the handle).
 
 import { closeFd, createPipe, setNonBlocking, setPipeSize } from "../ffi/fd.ts";
-import { isAlive, listDir, pid } from "../ffi/process.ts";
-import { NamedSemaphore } from "../ffi/semaphore.ts";
+import { isAlive, pid } from "../ffi/process.ts";
 import { SharedMemory } from "../ffi/shm.ts";
-import { Channel, SHARED_BYTES } from "./_channel.ts";
+import { Channel, COUNTER_COUNT, SHARED_BYTES } from "./_channel.ts";
+import type { SharedCounter } from "./_counter.ts";
 import { ClosedError } from "./errors.ts";
-import { randomId } from "./_util.ts";
 
 /** Marks queue objects: serializers refuse them; `spawn` hands them over. */
 export const QUEUE_MARK: unique symbol = Symbol.for(
@@ -18,12 +17,13 @@ export const QUEUE_MARK: unique symbol = Symbol.for(
 /** The queue classes, by the name a handle carries. */
 export type QueueKind = "SimpleQueue" | "Queue" | "JoinableQueue";
 
-/** What crosses into a worker: inherited fds, semaphore names, settings. */
+/** What crosses into a worker: inherited fds and settings. */
 export interface QueueHandle {
   kind: QueueKind;
   /** Pipe read end, pipe write end, shared-memory fd. */
   fds: [number, number, number];
-  names: string[];
+  /** How many counters the queue uses. */
+  counters: number;
   maxsize: number;
   serializer: string;
   creator: number;
@@ -39,54 +39,18 @@ export interface Internal {
   core?: Core;
 }
 
-/** Prefix of every semaphore name of ours (`/dev/shm/sem.mpq.<pid>.…`). */
-export const NAME_PREFIX = "/mpq.";
-
 /** How often a worker looks whether the queue's creator is still alive. */
 const CREATOR_CHECK_MS = 250;
 
 /** Pipe size asked of the kernel: big items move in fewer wake-ups. */
 const PIPE_SIZE = 1 << 20;
 
-/**
- * Unlinks the semaphore names left by creators that died without cleaning up
- * (killed by a signal): like Python's resource tracker, without a process
- * and without warnings. Runs once, at import.
- *
- * @returns the names removed
- */
-export function sweepDeadNames(): string[] {
-  const removed: string[] = [];
-  for (const entry of listDir("/dev/shm")) {
-    // sem.mpq.<pid>.<random>.<index>
-    const m = /^sem\.mpq\.(\d+)\.[a-z0-9]+\.\d+$/.exec(entry);
-    if (m === null) continue;
-    const creator = Number(m[1]);
-    if (creator === pid || isAlive(creator)) continue;
-    if (NamedSemaphore.unlink(`/${entry.slice(4)}`)) removed.push(entry);
-  }
-  return removed;
-}
-
-sweepDeadNames();
-
-const owned = new Set<Core>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  globalThis.addEventListener("unload", () => {
-    for (const core of owned) core.unlinkNames();
-  });
-}
-
 /** Per-process state of one queue. */
 export class Core {
   readonly kind: QueueKind;
   readonly channel: Channel;
-  /** The queue's semaphores (slots, unfinished, …; none for SimpleQueue). */
-  readonly sems: NamedSemaphore[];
+  /** The queue's counters (slots, unfinished; none for SimpleQueue). */
+  readonly counters: SharedCounter[];
   readonly maxsize: number;
   readonly serializer: string;
   readonly creator: number;
@@ -96,33 +60,27 @@ export class Core {
   #closed = false;
   #busy = 0;
   #released = false;
-  #workers = 0;
-  #unlinked = false;
 
   private constructor(
     kind: QueueKind,
     channel: Channel,
-    sems: NamedSemaphore[],
+    counters: SharedCounter[],
     maxsize: number,
     serializer: string,
     creator: number,
   ) {
     this.kind = kind;
     this.channel = channel;
-    this.sems = sems;
+    this.counters = counters;
     this.maxsize = maxsize;
     this.serializer = serializer;
     this.creator = creator;
     this.owner = creator === pid;
-    if (this.owner) {
-      owned.add(this);
-      installExitHook();
-    }
   }
 
   /**
-   * Creates a new queue's pipe, shared memory and semaphores (`values` are
-   * the semaphores' initial values).
+   * Creates a new queue's pipe and shared memory, with counters starting at
+   * `values`.
    */
   static create(
     kind: QueueKind,
@@ -130,52 +88,44 @@ export class Core {
     maxsize: number,
     serializer: string,
   ): Core {
-    const base = `${NAME_PREFIX}${pid}.${randomId(12)}.`;
-    const made: NamedSemaphore[] = [];
+    if (values.length > COUNTER_COUNT) {
+      throw new RangeError(
+        `Cannot create a queue with ${values.length} counters`,
+      );
+    }
     let fds: [number, number] | null = null;
-    let shared: SharedMemory | null = null;
+    let shared: SharedMemory;
     try {
-      for (const [i, value] of values.entries()) {
-        made.push(NamedSemaphore.create(base + i, value));
-      }
       fds = createPipe();
       setNonBlocking(fds[0]);
       setNonBlocking(fds[1]);
       setPipeSize(fds[1], PIPE_SIZE);
       shared = SharedMemory.create(SHARED_BYTES);
     } catch (e) {
-      for (const s of made) {
-        s.close();
-        NamedSemaphore.unlink(s.name);
-      }
       if (fds) fds.forEach(closeFd);
       throw e;
     }
-    return new Core(
-      kind,
-      new Channel(fds[0], fds[1], shared),
-      made,
-      maxsize,
-      serializer,
-      pid,
-    );
+    const channel = new Channel(fds[0], fds[1], shared);
+    const counters = values.map((value, i) => {
+      const c = channel.counter(i);
+      c.init(value);
+      return c;
+    });
+    return new Core(kind, channel, counters, maxsize, serializer, pid);
   }
 
   /** Adopts a handle received from the parent (in a worker). */
   static fromHandle(h: QueueHandle): Core {
-    const opened: NamedSemaphore[] = [];
-    let shared: SharedMemory;
-    try {
-      for (const name of h.names) opened.push(NamedSemaphore.open(name));
-      shared = SharedMemory.attach(h.fds[2], SHARED_BYTES);
-    } catch (e) {
-      opened.forEach((s) => s.close());
-      throw e;
-    }
+    const shared = SharedMemory.attach(h.fds[2], SHARED_BYTES);
+    const channel = new Channel(h.fds[0], h.fds[1], shared);
+    const counters = Array.from(
+      { length: h.counters },
+      (_, i) => channel.counter(i),
+    );
     return new Core(
       h.kind,
-      new Channel(h.fds[0], h.fds[1], shared),
-      opened,
+      channel,
+      counters,
       h.maxsize,
       h.serializer,
       h.creator,
@@ -189,7 +139,7 @@ export class Core {
     return {
       kind: this.kind,
       fds: [channel.readFd, channel.writeFd, channel.shared.fd],
-      names: this.sems.map((s) => s.name),
+      counters: this.counters.length,
       maxsize: this.maxsize,
       serializer: this.serializer,
       creator: this.creator,
@@ -221,7 +171,7 @@ export class Core {
     );
   };
 
-  /** Marks an operation that uses the fds or semaphores as in flight. */
+  /** Marks an operation that uses the fds or shared memory as in flight. */
   enter(): void {
     this.#busy++;
   }
@@ -238,15 +188,6 @@ export class Core {
     if (this.#busy === 0) this.#release();
   }
 
-  /** Counts a worker spawned with this queue until `exited` settles. */
-  trackWorker(exited: Promise<unknown>): void {
-    this.#workers++;
-    exited.finally(() => {
-      this.#workers--;
-      this.#maybeUnlink();
-    });
-  }
-
   #release(): void {
     if (this.#released) return;
     this.#released = true;
@@ -254,21 +195,5 @@ export class Core {
     closeFd(channel.readFd);
     closeFd(channel.writeFd);
     channel.shared.close();
-    for (const s of this.sems) s.close();
-    this.#maybeUnlink();
-  }
-
-  #maybeUnlink(): void {
-    if (this.owner && this.#released && this.#workers === 0) this.unlinkNames();
-  }
-
-  /** Removes the semaphore names (creator only; idempotent). */
-  unlinkNames(): void {
-    if (this.#unlinked || !this.owner) return;
-    this.#unlinked = true;
-    owned.delete(this);
-    for (const s of this.sems) {
-      NamedSemaphore.unlink(s.name);
-    }
   }
 }

@@ -1,7 +1,7 @@
 // Validation of constructor and call options.
 
 import { msgpack, type Serializer } from "./serializer.ts";
-import { SEM_VALUE_MAX } from "../ffi/semaphore.ts";
+import { COUNTER_MAX } from "./_counter.ts";
 
 /** The name a serializer crosses into a worker with ("" if it has none). */
 export function resolveSerializer(serializer: Serializer): string {
@@ -18,7 +18,7 @@ export function resolveSerializer(serializer: Serializer): string {
 /**
  * Checks `maxsize`.
  *
- * @returns the semaphore's initial value (`SEM_VALUE_MAX` when unbounded)
+ * @returns the bound (0 when unbounded)
  */
 export function checkMaxsize(maxsize: unknown): number {
   if (maxsize === undefined) return 0;
@@ -26,9 +26,9 @@ export function checkMaxsize(maxsize: unknown): number {
     throw new RangeError(`Maxsize must be a number, got ${String(maxsize)}`);
   }
   if (maxsize <= 0) return 0;
-  if (!Number.isInteger(maxsize) || maxsize > SEM_VALUE_MAX) {
+  if (!Number.isInteger(maxsize) || maxsize > COUNTER_MAX) {
     throw new RangeError(
-      `Maxsize must be an integer of at most ${SEM_VALUE_MAX}, got ${maxsize}`,
+      `Maxsize must be an integer of at most ${COUNTER_MAX}, got ${maxsize}`,
     );
   }
   return maxsize;

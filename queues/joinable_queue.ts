@@ -7,9 +7,9 @@
 
 import { Queue, type QueueOptions } from "./queue.ts";
 import { type Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
-import { deadlineOf } from "./_util.ts";
+import { deadlineOf, SLICE_MS } from "./_util.ts";
 import { DeadlockError } from "./errors.ts";
-import type { NamedSemaphore } from "../ffi/semaphore.ts";
+import type { SharedCounter } from "./_counter.ts";
 
 /**
  * Options of {@linkcode JoinableQueue.join}.
@@ -56,12 +56,10 @@ export interface JoinOptions {
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
   #core: Core;
-  #unfinished: NamedSemaphore;
-  #done: NamedSemaphore;
-  #waiters: NamedSemaphore;
+  #unfinished: SharedCounter;
 
   /**
-   * Creates a joinable queue: a pipe and six named semaphores.
+   * Creates a joinable queue: a pipe and a little shared memory.
    *
    * @param options The size bound and the serializer.
    * @throws {RangeError} if `maxsize` is `NaN`, not an integer, or above 2^31−1.
@@ -70,20 +68,20 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     const given = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL];
     const internal: Internal = given ??
-      { kind: "JoinableQueue", extra: [0, 0, 0] };
+      { kind: "JoinableQueue", extra: [0] };
     super({ ...options, [INTERNAL]: internal } as QueueOptions);
     this.#core = (this as unknown as { [QUEUE_MARK]: Core })[QUEUE_MARK];
-    [, this.#unfinished, this.#done, this.#waiters] = this.#core.sems;
+    this.#unfinished = this.#core.counters[1];
   }
 
   /** Adds `count` to the shared unfinished-task count. */
   protected override _onPut(count: number): void {
-    for (let k = 0; k < count; k++) this.#unfinished.post();
+    this.#unfinished.post(count);
   }
 
   /** Items lost to a crash will never be marked done: count them done. */
   protected override _onDropped(count: number): void {
-    for (let k = 0; k < count; k++) this.#unfinished.tryWait();
+    this.#unfinished.tryTake(count);
   }
 
   /** Counts items this process holds until it calls `taskDone()`. */
@@ -114,12 +112,6 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       throw new RangeError("taskDone() called too many times");
     }
     if (core.held > 0) core.held--;
-    if (this.#unfinished.value() === 0) {
-      // Wake every joiner that announced itself; a stale wake-up only makes
-      // a joiner look at the count again.
-      const waiters = this.#waiters.value();
-      for (let k = 0; k < waiters; k++) this.#done.post();
-    }
   }
 
   /**
@@ -151,20 +143,18 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     const deadline = deadlineOf(options);
     if (this.#unfinished.value() === 0) return;
     core.enter();
-    this.#waiters.post();
     try {
+      // The last taskDone() (in any process) wakes every joiner at once.
       for (;;) {
-        if (this.#unfinished.value() === 0) return;
         core.check();
         options?.signal?.throwIfAborted();
         const left = deadline - performance.now();
         if (left <= 0) {
           throw new DOMException("join() timed out", "TimeoutError");
         }
-        await this.#done.wait(Math.min(left, 100));
+        if (await this.#unfinished.waitZero(Math.min(left, SLICE_MS))) return;
       }
     } finally {
-      this.#waiters.tryWait();
       core.leave();
     }
   }

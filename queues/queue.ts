@@ -5,8 +5,7 @@
  * @module
  */
 
-import { SEM_VALUE_MAX } from "../ffi/semaphore.ts";
-import type { NamedSemaphore } from "../ffi/semaphore.ts";
+import { COUNTER_MAX, type SharedCounter } from "./_counter.ts";
 import type { QueueStats } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { checkMaxsize, resolveSerializer } from "./_options.ts";
@@ -163,7 +162,7 @@ export interface GetManyOptions {
 export class Queue<T = unknown> {
   #core: Core;
   #serializer: Serializer;
-  #slots: NamedSemaphore;
+  #slots: SharedCounter;
   #bound: number;
   #buffer: Uint8Array[] = [];
   #feeding = false;
@@ -174,7 +173,8 @@ export class Queue<T = unknown> {
   #isCancelled = (): boolean => this.#cancelled;
 
   /**
-   * Creates a queue: a pipe and three named semaphores.
+   * Creates a queue: a pipe and a little shared memory (no names, so
+   * nothing to leak).
    *
    * @param options The size bound and the serializer.
    * @throws {RangeError} if `maxsize` is `NaN`, not an integer, or above 2^31−1.
@@ -190,17 +190,17 @@ export class Queue<T = unknown> {
       const maxsize = checkMaxsize(options?.maxsize);
       this.#core = Core.create(
         internal?.kind ?? "Queue",
-        [maxsize || SEM_VALUE_MAX, ...(internal?.extra ?? [])],
+        [maxsize || COUNTER_MAX, ...(internal?.extra ?? [])],
         maxsize,
         name,
       );
     }
-    this.#slots = this.#core.sems[0];
-    this.#bound = this.#core.maxsize || SEM_VALUE_MAX;
+    this.#slots = this.#core.counters[0];
+    this.#bound = this.#core.maxsize || COUNTER_MAX;
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
     // A frame that crash recovery dropped was put and will never be got.
     this.#core.channel.onDropped = (count) => {
-      for (let k = 0; k < count; k++) this.#slots.post();
+      this.#slots.post(count);
       this._onDropped(count);
     };
   }
@@ -322,8 +322,7 @@ export class Queue<T = unknown> {
     const payloads = items.map((item) => encode(item));
     let i = 0;
     while (i < payloads.length) {
-      let n = 0;
-      while (i + n < payloads.length && this.#slots.tryWait()) n++;
+      let n = this.#slots.tryTake(payloads.length - i);
       if (n === 0) {
         if (!await this.#waitSlot(deadline, options?.signal)) throw new Full();
         n = 1;
@@ -415,7 +414,7 @@ export class Queue<T = unknown> {
             `@mp/queues: the feeder dropped ${batch.length} item(s):`,
             e,
           );
-          for (let k = 0; k < batch.length; k++) this.#slots.post();
+          this.#slots.post(batch.length);
         }
         this.#written += batch.length;
         this.#settleFlushes();
@@ -524,7 +523,7 @@ export class Queue<T = unknown> {
       core.leave();
     }
     if (frames === null) throw new Empty();
-    for (let k = 0; k < frames.length; k++) this.#slots.post();
+    this.#slots.post(frames.length);
     this._onGot(frames.length);
     return frames;
   }
@@ -697,7 +696,7 @@ export class Queue<T = unknown> {
    * Closes this process's handle, synchronously: `closed` is true before it
    * returns, later calls throw `ClosedError`, pending `get`s and `put`s of
    * this process reject with it. Items already buffered are still written;
-   * then the pipe and semaphores are released. Calling it again does nothing.
+   * then the pipe and shared memory are released. Calling it again does nothing.
    *
    * @example Usage
    * ```ts

@@ -54,7 +54,8 @@ export class SimpleQueue<T = unknown> {
   #serializer: Serializer;
 
   /**
-   * Creates a queue: a pipe and two named semaphores.
+   * Creates a queue: a pipe and a little shared memory (no names, so
+   * nothing to leak).
    *
    * @param options The serializer.
    */
@@ -189,7 +190,7 @@ export class SimpleQueue<T = unknown> {
 
   /**
    * Closes this process's handle: later calls throw `ClosedError`, pending
-   * `get`s reject with it, and the pipe and semaphores are released. Other
+   * `get`s reject with it, and the pipe and shared memory are released. Other
    * processes' handles keep working. Calling it again does nothing.
    *
    * @example Usage

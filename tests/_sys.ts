@@ -19,10 +19,15 @@ export function fdTargets(pid: number | "self"): string[] {
   return out;
 }
 
-/** Our semaphore names in /dev/shm. */
+/** Everything in /dev/shm (a queue puts nothing there). */
 export function shmNames(): string[] {
-  return [...Deno.readDirSync("/dev/shm")].map((e) => e.name)
-    .filter((n) => n.startsWith("sem.mpq.")).sort();
+  return [...Deno.readDirSync("/dev/shm")].map((e) => e.name).sort();
+}
+
+/** How many of this process's mappings are a queue's shared memory. */
+export function queueMappings(): number {
+  return Deno.readTextFileSync("/proc/self/maps").split("\n")
+    .filter((line) => line.includes("/memfd:mpq")).length;
 }
 
 /** Rejects with a clear error if `promise` takes longer than `ms`. */

@@ -67,15 +67,6 @@ export function openFds(): number[] {
   return fds.sort((a, b) => a - b);
 }
 
-/** The entries of `/dev/shm` that are this library's semaphores (`sem.mpq.*`), sorted. */
-export function mpqSemaphores(): string[] {
-  const names: string[] = [];
-  for (const entry of Deno.readDirSync("/dev/shm")) {
-    if (entry.name.startsWith("sem.mpq.")) names.push(entry.name);
-  }
-  return names.sort();
-}
-
 /** Whether `promise` is still pending after `ms` milliseconds. */
 export async function pendingAfter(
   promise: Promise<unknown>,

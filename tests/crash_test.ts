@@ -1,7 +1,5 @@
-import { ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { bytes, SimpleQueue, spawn } from "../mod.ts";
-import { NamedSemaphore } from "../ffi/semaphore.ts";
-import { sweepDeadNames } from "../queues/_core.ts";
 import { shmNames, within, worker } from "./_sys.ts";
 
 const RUNS = Number(Deno.env.get("MPQ_CRASH_RUNS") ?? 5);
@@ -41,24 +39,8 @@ Deno.test(`a producer killed while writing 1 MiB items neither wedges nor corrup
   }
 });
 
-Deno.test("sweepDeadNames() unlinks names whose creator is dead and keeps live ones", () => {
-  const dead = 2 ** 22 + 4321; // above pid_max: never alive
-  const name = `/mpq.${dead}.sweeptest01.0`;
-  const mine = `/mpq.${Deno.pid}.sweeptest02.0`;
-  NamedSemaphore.create(name, 0).close();
-  NamedSemaphore.create(mine, 0).close();
-  try {
-    const removed = sweepDeadNames();
-    ok(removed.includes(`sem.mpq.${dead}.sweeptest01.0`));
-    ok(!shmNames().includes(`sem.mpq.${dead}.sweeptest01.0`));
-    ok(shmNames().includes(`sem.mpq.${Deno.pid}.sweeptest02.0`));
-  } finally {
-    NamedSemaphore.unlink(name);
-    NamedSemaphore.unlink(mine);
-  }
-});
-
-Deno.test("workers blocked in get() exit within about a second when the queue's creator is killed", async () => {
+Deno.test("workers blocked in get() exit within about a second when the queue's creator is killed, and /dev/shm is unchanged", async () => {
+  const shmBefore = shmNames();
   const report = new SimpleQueue<number>();
   const middle = spawn(worker("orphan_parent.ts"), {
     args: [report],
@@ -89,10 +71,8 @@ Deno.test("workers blocked in get() exit within about a second when the queue's 
     took < 5_000,
     `the orphaned worker lived ${took} ms after its queue's creator died`,
   );
-  // The killed creator could not unlink its names; a fresh sweep (here, or
-  // in any other process that imported the library meanwhile) does.
-  const prefix = `sem.mpq.${middle.pid}.`;
-  sweepDeadNames();
-  strictEqual(shmNames().filter((n) => n.startsWith(prefix)).length, 0);
+  // The killed creator left nothing behind: a queue has no names, only
+  // fds and shared memory that die with the last process holding them.
+  deepStrictEqual(shmNames(), shmBefore);
   report.close();
 });

@@ -84,7 +84,7 @@ Deno.test("examples/pipeline.ts: reader → 2 transformers → writer, joined st
     " 1 (5 words) QUEUES CARRY VALUES BETWEEN PROCESSES",
     " 2 (5 words) ONE FRAME AT A TIME",
     " 3 (5 words) A PIPE FOR THE BYTES",
-    " 4 (8 words) NAMED SEMAPHORES FOR THE LOCKS AND THE COUNTS",
+    " 4 (8 words) FUTEX WORDS FOR THE LOCKS AND THE COUNTS",
     " 5 (6 words) AND A FEEDER TASK THAT WRITES",
     " 6 (4 words) WHAT PUT HAS BUFFERED",
     " 7 (5 words) JOINABLEQUEUE ALSO COUNTS THE TASKS",

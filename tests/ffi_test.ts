@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { libc, osError, unwrap } from "../ffi/libc.ts";
 import {
   closeFd,
@@ -12,8 +12,9 @@ import {
   WOULD_BLOCK,
   writeSome,
 } from "../ffi/fd.ts";
-import { NamedSemaphore } from "../ffi/semaphore.ts";
-import { isAlive, listDir, pid } from "../ffi/process.ts";
+import { isAlive, pid } from "../ffi/process.ts";
+import { futexWait, futexWake } from "../ffi/futex.ts";
+import { SharedMemory } from "../ffi/shm.ts";
 
 Deno.test("unwrap() throws Deno's error class with code and errno", () => {
   let caught: unknown;
@@ -61,33 +62,33 @@ Deno.test("createPipe() makes close-on-exec fds that move bytes", () => {
   ok(!isOpen(r) && !isOpen(w));
 });
 
-Deno.test("NamedSemaphore counts, times out, wakes and unlinks", async () => {
-  const name = `/mpq.${pid}.fftest.0`;
-  const sem = NamedSemaphore.create(name, 1);
+Deno.test("futexWait() on shared memory sleeps until futexWake() or its timeout", async () => {
+  const shm = SharedMemory.create(4096);
   try {
-    throws(
-      () => NamedSemaphore.create(name, 1),
-      (e: Error & { code?: string }) =>
-        e instanceof Deno.errors.AlreadyExists && e.code === "EEXIST",
-    );
-    ok(listDir("/dev/shm").includes(`sem.mpq.${pid}.fftest.0`));
-    strictEqual(sem.value(), 1);
-    strictEqual(sem.tryWait(), true);
-    strictEqual(sem.tryWait(), false);
-    const t0 = performance.now();
-    strictEqual(await sem.wait(60), false);
-    ok(performance.now() - t0 >= 50, "wait() returned before its timeout");
-    const other = NamedSemaphore.open(name);
-    setTimeout(() => other.post(), 20);
-    strictEqual(await sem.wait(5_000), true);
-    other.close();
-    strictEqual(sem.value(), 0);
+    const word = new Int32Array(shm.buffer, 0, 1);
+    const at = shm.address(0);
+    // The word holds something else: no sleep at all.
+    let t0 = performance.now();
+    await futexWait(at, 1, 10_000);
+    ok(performance.now() - t0 < 5_000, "futexWait() slept on a changed word");
+    t0 = performance.now();
+    await futexWait(at, 0, 60);
+    ok(performance.now() - t0 >= 50, "futexWait() returned before its timeout");
+    strictEqual(futexWake(at, 1), 0, "woke a sleeper that does not exist");
+    const sleeping = futexWait(at, 0, 10_000);
+    let woken = 0;
+    for (let i = 0; i < 500 && woken === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10)); // until it sleeps
+      woken = futexWake(at, 1);
+    }
+    strictEqual(woken, 1);
+    Atomics.store(word, 0, 1);
+    t0 = performance.now();
+    await sleeping;
+    ok(performance.now() - t0 < 5_000);
   } finally {
-    sem.close();
-    strictEqual(NamedSemaphore.unlink(name), true);
+    shm.close();
   }
-  strictEqual(NamedSemaphore.unlink(name), false);
-  throws(() => NamedSemaphore.open(name), Deno.errors.NotFound);
 });
 
 Deno.test("isAlive() tells a live process from a gone one", () => {

@@ -795,7 +795,7 @@ async function runQueueCase(c: QueueCase, counts: Counts): Promise<void> {
   // deno-lint-ignore no-explicit-any
   const core = (q as any)[MARK];
   const ch: Channel = core.channel;
-  const consumed = (): number => core.sems[0].value() - MAXSIZE;
+  const consumed = (): number => core.counters[0].value() - MAXSIZE;
   const what = `${c.mode}/${c.serializer} of ${hex(c.stream)} (${c.ref.end})`;
   let values = 0;
   try {

@@ -1,10 +1,13 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { JoinableQueue, Queue, SimpleQueue } from "../mod.ts";
-import { openFds, shmNames } from "./_sys.ts";
+import { ok } from "node:assert/strict";
+import { openFds, queueMappings, shmNames } from "./_sys.ts";
 
-Deno.test("1,000 create/use/close cycles leave the fd count and /dev/shm unchanged", async () => {
+Deno.test("1,000 create/use/close cycles leave the fds, the shared-memory mappings and /dev/shm unchanged", async () => {
   const fds = openFds();
-  const names = shmNames().filter((n) => n.startsWith(`sem.mpq.${Deno.pid}.`));
+  const maps = queueMappings();
+  const names = shmNames();
+  let peak = 0;
   for (let i = 0; i < 1000; i++) {
     const q = i % 3 === 0
       ? new Queue<number>()
@@ -15,11 +18,14 @@ Deno.test("1,000 create/use/close cycles leave the fd count and /dev/shm unchang
       await q.put(i);
       deepStrictEqual(await q.get(), i);
     }
+    peak = Math.max(peak, queueMappings());
     q.close();
   }
-  deepStrictEqual(openFds(), fds);
-  deepStrictEqual(
-    shmNames().filter((n) => n.startsWith(`sem.mpq.${Deno.pid}.`)),
-    names,
+  ok(
+    peak > maps,
+    "a live queue's shared memory is not seen in /proc/self/maps",
   );
+  deepStrictEqual(openFds(), fds);
+  deepStrictEqual(queueMappings(), maps);
+  deepStrictEqual(shmNames(), names);
 });

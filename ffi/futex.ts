@@ -7,7 +7,8 @@
 
 import { errno, libc, osError } from "./libc.ts";
 
-const SYS_FUTEX = 202n; // x86_64
+/** The `futex` syscall's number (`SYS_futex`): 202 on x86_64, 98 on aarch64. */
+const SYS_FUTEX = Deno.build.arch === "aarch64" ? 98n : 202n;
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
 

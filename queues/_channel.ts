@@ -31,23 +31,24 @@ import { SLICE_MS, sliceUntil } from "./_util.ts";
 const DIRECT_WRITE = 32 * 1024;
 /** Size of the coalescing buffer for small frames. */
 const COALESCE = 64 * 1024;
-/** Largest chunk one read of `readFrames` takes. */
-const READ_CHUNK = 256 * 1024;
+/** Scratch space to read (and drop) the rest of a dead reader's frame. */
+const SCRATCH = 64 * 1024;
 
 const noCheck = (): void => {};
 const never = (): boolean => false;
 
-/** A frame being read: its header bytes, then its payload. */
+/** A frame whose payload is being read into its own buffer. */
 class PartialFrame {
-  header = new Uint8Array(12);
-  headerHave = 0;
-  headerNeed = 4;
-  payload: Uint8Array | null = null;
-  /** The payload's length, once the header is complete (else -1). */
-  length = -1;
-  have = 0;
-  /** The rest of a dead reader's frame: read it, do not deliver it. */
-  drop = false;
+  /** The payload; null for the rest of a dead reader's frame (dropped). */
+  payload: Uint8Array | null;
+  length: number;
+  have: number;
+
+  constructor(payload: Uint8Array | null, length: number, have: number) {
+    this.payload = payload;
+    this.length = length;
+    this.have = have;
+  }
 }
 
 // Layout of the shared memory (Int32 slots unless noted): a page of state,
@@ -60,13 +61,18 @@ const WLOCK_WAITERS = 6;
 const TORN = 2; // frames discarded because their writer died mid-frame
 const LOST = 3; // frames discarded because their reader died mid-frame
 const READING = 4; // 1 while the read-lock holder is inside a frame
-// The read-ahead: header bytes of the next frame that a reader already took
-// from the pipe (reading a payload and the next header in one call). Only the
-// read-lock holder touches them; the next reader starts from them. They are
-// valid only while CARRY_END is the stream offset of the pipe's next byte.
-const CARRY_HAVE = 16;
-const CARRY_BYTES = 68; // byte offset of up to 12 header bytes
-const CARRY_END = 18; // Float64 slot
+// The read buffer (CARRY bytes at CARRY_AT), shared by every reader: a read
+// takes what the pipe has (up to the buffer's free room) and the frames in it
+// are taken from there by whichever process holds the read lock next, so
+// nothing read ahead is stranded in one process. Stream offsets: the buffer
+// holds [CARRY_START, CARRY_END) (CARRY_START is always a frame start) at
+// byte CARRY_START - CARRY_BASE of the buffer. Each is one store, so a reader
+// killed between two of them leaves a consistent buffer; CARRY_READING is 1
+// while a read into the buffer is in flight (its bytes land at CARRY_END).
+const CARRY_START = 16; // Float64 slot
+const CARRY_BASE = 17; // Float64 slot
+const CARRY_END = 18; // Float64 slot (-1 while bytes move within the buffer)
+const CARRY_READING = 9;
 // Byte accounting, so that a reader taking over from a dead one finds the
 // next frame boundary: WRITTEN (by the write-lock holder) and CONSUMED (by
 // the read-lock holder) count every byte that went into / came out of the
@@ -91,9 +97,13 @@ const MARK_SEQ = 15; // Float64 slot
 const MARKS = PAGE_BYTES; // byte offset of the Uint32 ring
 const RING = 1 << 18;
 const RING_MASK = RING - 1;
+const CARRY = 64 * 1024;
+const CARRY_AT = MARKS + RING * 4;
+/** Frames larger than this are read into their own buffer, not the carry. */
+const BIG = 16 * 1024;
 
 /** Bytes of shared memory a channel needs. */
-export const SHARED_BYTES = PAGE_BYTES + RING * 4;
+export const SHARED_BYTES = CARRY_AT + CARRY;
 
 // The queue's counters (see `Channel.counter`): (value, sleepers) pairs.
 const COUNTERS = 40; // first Int32 slot
@@ -136,12 +146,15 @@ export class Channel {
   maxFrame: number = DEFAULT_MAX_FRAME;
   /** Called with the number of frames crash recovery dropped. */
   onDropped: (count: number) => void = () => {};
-  #scratch = new Uint8Array(READ_CHUNK);
+  /** Called with the number of frames taken, before the read lock is freed. */
+  onTaken: (count: number) => void = () => {};
+  #scratch = new Uint8Array(SCRATCH);
   #out = new Uint8Array(COALESCE);
   #page: Int32Array;
   #pageBytes: Uint8Array;
   #pageF64: Float64Array;
   #ring: Uint32Array;
+  #carry: Uint8Array;
 
   constructor(readFd: number, writeFd: number, shared: SharedMemory) {
     this.readFd = readFd;
@@ -151,6 +164,7 @@ export class Channel {
     this.#pageBytes = new Uint8Array(shared.buffer, 0, PAGE_BYTES);
     this.#pageF64 = new Float64Array(shared.buffer, 0, PAGE_BYTES / 8);
     this.#ring = new Uint32Array(shared.buffer, MARKS, RING);
+    this.#carry = new Uint8Array(shared.buffer, CARRY_AT, CARRY);
     this.rlock = new ProcessLock(
       this.#page,
       RLOCK_HOLDER,
@@ -288,6 +302,7 @@ export class Channel {
           await this.#finishAsync(frames);
         }
         if (frames === null) this.#discardTornCarry();
+        else if (frames.length > 0) this.onTaken(frames.length);
       } finally {
         this.#releaseRead();
       }
@@ -322,15 +337,18 @@ export class Channel {
         this.#writePending();
         if (pollNow(this.readFd, POLLIN, 10) === 0) this.#discardIfTorn();
       }
-      return frames.length > 0 ? frames[0] : null;
+      if (frames.length === 0) return null;
+      this.onTaken(1);
+      return frames[0];
     } finally {
       this.#releaseRead();
     }
   }
 
   #releaseRead(): void {
-    // Every frame that ended before here goes to this process's caller.
-    this.#pageF64[DELIVERED] = this.#pageF64[CONSUMED];
+    // Every frame that ended before the buffer's first goes to this
+    // process's caller.
+    this.#pageF64[DELIVERED] = this.#pageF64[CARRY_START];
     this.rlock.release();
   }
 
@@ -415,9 +433,10 @@ export class Channel {
       // A writer died inside a write call: nothing in the pipe can be trusted.
       if (!this.#takeOverDeadWriter()) return false;
       page[READING] = 0;
-      page[CARRY_HAVE] = 0;
+      page[CARRY_READING] = 0;
       const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
       f64[CONSUMED] += got;
+      this.#emptyCarry(f64[CONSUMED]);
       f64[DELIVERED] = f64[CONSUMED];
       this.#restartCounts();
       Atomics.add(page, TORN, 1);
@@ -427,14 +446,19 @@ export class Channel {
     }
     const { head, seq, nextEnd } = this.#marks;
     const low = Math.max(0, seq - RING);
-    const carried = page[CARRY_HAVE];
+    let end = f64[CARRY_END];
+    if (page[CARRY_READING] === 1 && end >= 0 && head > end) {
+      // Its last read landed in the buffer, right after CARRY_END.
+      f64[CARRY_END] = end = head;
+    }
+    page[CARRY_READING] = 0;
     let start: number;
     let lost = 0;
-    if (carried > 0 && f64[CARRY_END] === head) {
-      // Its read-ahead is valid: the stream resumes with the carried frame.
-      start = head - carried;
+    if (end === head) {
+      // The buffer is valid: the stream resumes with its first frame.
+      start = f64[CARRY_START];
     } else {
-      page[CARRY_HAVE] = 0;
+      this.#pageF64[CARRY_END] = -1;
       // The smallest frame start >= head (the stream starts at 0, and a
       // frame starts where one ends; marks grow with their index).
       start = head === 0 ? 0 : -1;
@@ -462,14 +486,11 @@ export class Channel {
       if (m <= start) lost++;
     }
     f64[CONSUMED] = head;
-    f64[DELIVERED] = Math.max(head, start);
+    f64[DELIVERED] = start;
+    if (start === head) this.#emptyCarry(head);
     if (start > head) {
       // Read the rest of its frame and drop it.
-      const p = new PartialFrame();
-      p.headerHave = p.headerNeed = 4;
-      p.length = start - head;
-      p.drop = true;
-      this.#partial = p;
+      this.#partial = new PartialFrame(null, start - head, 0);
       this.#saveProgress();
     }
     this.#finishResync(lost, start - head);
@@ -515,6 +536,7 @@ export class Channel {
     const all = this.#readUpTo(f64[BOUNDARY] - head);
     const got = all.length;
     f64[CONSUMED] = f64[DELIVERED] = head + got;
+    this.#emptyCarry(head + got);
     let start = got;
     for (let p = 0; p < got; p++) {
       if (this.#framesRunTo(all, p, got)) {
@@ -584,10 +606,9 @@ export class Channel {
     const dead = this.wlock.takeOverIfDead();
     if (dead === 0) return false;
     const p = this.#partial!;
-    const got = p.length < 0
-      ? `${p.headerHave} of ${p.headerNeed} header bytes`
-      : `${p.have} of ${p.length} payload bytes`;
+    const got = `${p.have} of ${p.length} payload bytes`;
     this.#partial = null;
+    this.#emptyCarry(this.#pageF64[CONSUMED]);
     Atomics.store(this.#page, READING, 0);
     Atomics.add(this.#page, TORN, 1);
     this.#restartCounts(); // the pipe is empty
@@ -601,25 +622,28 @@ export class Channel {
   #partial: PartialFrame | null = null;
 
   /**
-   * Holding the read lock: reads what the pipe has, up to the limits, without
-   * waiting. Leaves a begun frame in `#partial`.
+   * Holding the read lock: takes the frames in the shared read buffer and
+   * what the pipe has, up to the limits, without waiting. A frame larger
+   * than the buffer's share is left begun in `#partial`.
    *
    * @returns the complete payloads (possibly none yet), or null if nothing
-   *   at all was in the pipe
+   *   at all was there
    */
   #takeSync(maxItems: number, maxBytes: number): Uint8Array[] | null {
     const frames: Uint8Array[] = [];
     let bytes = 0;
-    const buf = this.#scratch;
-    const page = this.#page;
-    // Start from the header bytes the previous reader took ahead.
-    let n = page[CARRY_HAVE];
-    if (n > 0) buf.set(this.#pageBytes.subarray(CARRY_BYTES, CARRY_BYTES + n));
-    let pos = 0;
+    const buf = this.#carry;
+    const f64 = this.#pageF64;
+    if (f64[CARRY_END] < 0) this.#emptyCarry(f64[CONSUMED]); // not expected
+    let start = f64[CARRY_START];
+    let end = f64[CARRY_END];
+    let base = f64[CARRY_BASE];
+    if (start === end && base !== start) f64[CARRY_BASE] = base = start;
     let eof = false;
-    let big = false;
     for (;;) {
-      // Take every complete frame in buf[pos, n).
+      // Take every complete frame in the buffer, up to the limits.
+      let pos = start - base;
+      const n = end - base;
       let hsize = 0;
       let length = -1;
       while (
@@ -649,135 +673,123 @@ export class Channel {
         pos += hsize + length;
         hsize = 0;
       }
+      if (base + pos !== start) f64[CARRY_START] = start = base + pos;
       if (
-        eof || frames.length >= maxItems ||
-        (frames.length > 0 && bytes >= maxBytes)
+        frames.length >= maxItems || (frames.length > 0 && bytes >= maxBytes)
       ) break;
-      // Read more: never past the end of the frames we may take plus the
-      // next header (at most 4 bytes of it), which becomes the read-ahead.
-      if (pos > 0) {
-        buf.copyWithin(0, pos, n);
-        n -= pos;
-        pos = 0;
+      if (hsize > 0 && hsize + length > BIG) {
+        // A big frame: read the rest of it straight into its own buffer.
+        this.#beginPartial(buf.subarray(pos, n), hsize, length);
+        this.#continuePartial(frames);
+        break;
       }
-      // From a frame boundary, 4*k bytes start at most k frames: after the
-      // frame in progress, read at most 4 bytes per item still allowed.
-      // With a byte limit: if R payload bytes are still allowed after it, a
-      // read of R + 4 bytes ends at or before the end of the frame that
-      // crosses the limit (each frame has a 4-byte header).
-      let ahead = (maxItems - frames.length) * 4;
-      if (maxBytes !== Infinity) {
-        const rest = maxBytes - bytes - (hsize > 0 ? length : 0);
-        ahead = Math.min(ahead, Math.max(4, rest + 4));
-      }
-      let want: number;
-      if (hsize > 0) {
-        // The header is complete: the rest of this frame, then what may follow.
-        if (hsize + length + 4 > buf.length) {
-          big = true; // too big for the scratch buffer: read into its own
-          break;
-        }
-        want = Math.min(hsize + length - n + ahead, buf.length - n);
-      } else if (n === 0) {
-        want = Math.min(ahead, buf.length);
-      } else {
-        // Part of a header: the rest of it (the 8-byte form when it says -1).
-        want = (n >= 4 && readShort(buf, 0) === -1 ? 12 : 4) - n;
-      }
-      const r = readSome(this.readFd, buf, n, want);
-      if (r === WOULD_BLOCK) break;
-      this.#pageF64[CONSUMED] += r;
-      if (r === 0) {
-        eof = true;
-        if (frames.length === 0 && n === 0) {
-          page[CARRY_HAVE] = 0;
+      if (eof) {
+        if (start === end) {
+          if (frames.length > 0) break;
           throw new Deno.errors.UnexpectedEof(
             "Cannot read from queue: every writer has closed the pipe",
           );
         }
-        continue;
+        if (frames.length > 0) break; // the error comes with the next take
+        const left = end - start;
+        this.#emptyCarry(end);
+        throw new Deno.errors.UnexpectedEof(
+          `Cannot read frame: the pipe ended in the middle of a frame, after ${
+            hsize > 0
+              ? `${left - hsize} of ${length} payload bytes`
+              : `${left} header bytes`
+          }`,
+        );
       }
-      n += r;
-    }
-    // buf[pos, n) is the start of the next frame.
-    const left = n - pos;
-    let headerOnly = left <= 4;
-    if (left > 4) {
-      const h = readShort(buf, pos) === -1 ? 12 : 4;
-      headerOnly = left <= h;
-    }
-    if (left === 0 || (headerOnly && !big && !eof)) {
-      if (left > 0) {
-        this.#pageBytes.set(buf.subarray(pos, n), CARRY_BYTES);
+      // Read more: make room at the end (moving what is left to the front).
+      if (n > CARRY - BIG - 12) {
+        const left = end - start;
+        const overlap = pos < left;
+        if (overlap) f64[CARRY_END] = -1; // moving: the bytes are not valid
+        buf.copyWithin(0, pos, n);
+        f64[CARRY_BASE] = base = start;
+        if (overlap) f64[CARRY_END] = end;
       }
-      this.#pageF64[CARRY_END] = this.#pageF64[CONSUMED];
-      page[CARRY_HAVE] = left;
-    } else {
-      // Header and part of a payload (or a header at end of file): finish
-      // this frame before anything else.
-      page[CARRY_HAVE] = 0;
-      const p = new PartialFrame();
-      p.header.set(buf.subarray(pos, Math.min(n, pos + 12)));
-      p.headerHave = Math.min(left, 12);
-      this.#partial = p;
-      this.#adoptHeader(p, buf.subarray(pos, n));
-      this.#saveProgress();
-      this.#continuePartial(frames);
+      const at = end - base;
+      const page = this.#page;
+      page[CARRY_READING] = 1;
+      const r = readSome(this.readFd, buf, at, CARRY - at);
+      if (r === WOULD_BLOCK) {
+        page[CARRY_READING] = 0;
+        break;
+      }
+      f64[CARRY_END] = end = end + r;
+      page[CARRY_READING] = 0;
+      f64[CONSUMED] += r;
+      if (r === 0) eof = true;
     }
     return frames.length === 0 && this.#partial === null ? null : frames;
   }
 
   /**
-   * Holding the read lock with nothing to read: if the read-ahead holds the
+   * Starts reading a big frame into its own buffer: `have` holds its header
+   * (`hsize` bytes) and the first bytes of its payload, taken from the read
+   * buffer.
+   */
+  #beginPartial(
+    have: Uint8Array,
+    hsize: number,
+    length: number,
+  ): void {
+    const payload = new Uint8Array(length);
+    payload.set(have.subarray(hsize));
+    // Invalid until the frame is read: a reader taking over from this one
+    // finds the frame's end among the writers' marks.
+    this.#pageF64[CARRY_END] = -1;
+    this.#partial = new PartialFrame(payload, length, have.length - hsize);
+    this.#saveProgress();
+  }
+
+  /**
+   * Empties the read buffer at stream offset `at`, a frame start. The buffer
+   * is invalid (CARRY_END -1) until the last store.
+   */
+  #emptyCarry(at: number): void {
+    const f64 = this.#pageF64;
+    f64[CARRY_END] = -1;
+    f64[CARRY_START] = at;
+    f64[CARRY_BASE] = at;
+    f64[CARRY_END] = at;
+  }
+
+  /**
+   * Holding the read lock with nothing to read: if the read buffer holds the
    * start of a frame and the write lock's holder is dead, that frame is torn.
    */
   #discardTornCarry(): void {
-    const carried = this.#page[CARRY_HAVE];
-    if (carried === 0 || this.readable()) return;
+    const f64 = this.#pageF64;
+    const carried = f64[CARRY_END] - f64[CARRY_START];
+    if (carried <= 0 || this.readable()) return;
     const dead = this.wlock.takeOverIfDead();
     if (dead === 0) return;
-    this.#page[CARRY_HAVE] = 0;
+    this.#emptyCarry(f64[CARRY_END]);
     Atomics.add(this.#page, TORN, 1);
     this.#restartCounts(); // the pipe is empty
     console.warn(
-      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} header bytes`,
+      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} bytes of it`,
     );
     this.wlock.release();
   }
 
-  /** Whether the read-ahead holds a whole frame (a zero-length one). */
+  /** Whether the read buffer holds a whole frame. */
   #carriesFrame(): boolean {
-    const have = this.#page[CARRY_HAVE];
-    if (have !== 4) return false;
-    const b = this.#pageBytes;
-    return b[CARRY_BYTES] === 0 && b[CARRY_BYTES + 1] === 0 &&
-      b[CARRY_BYTES + 2] === 0 && b[CARRY_BYTES + 3] === 0;
-  }
-
-  /** Moves what the chunk already holds of a begun frame into `p`. */
-  #adoptHeader(p: PartialFrame, bytes: Uint8Array): void {
-    p.headerNeed = bytes.length >= 4 && readShort(bytes, 0) === -1 ? 12 : 4;
-    if (p.headerHave > p.headerNeed) p.headerHave = p.headerNeed;
-    if (p.headerHave === p.headerNeed) {
-      this.#startPayload(p);
-      const body = bytes.subarray(p.headerNeed);
-      p.payload!.set(body);
-      p.have = body.length;
-    }
-  }
-
-  #startPayload(p: PartialFrame): void {
-    let length = readShort(p.header, 0);
+    const f64 = this.#pageF64;
+    const left = f64[CARRY_END] - f64[CARRY_START];
+    if (left < 4) return false;
+    const pos = f64[CARRY_START] - f64[CARRY_BASE];
+    let length = readShort(this.#carry, pos);
+    let hsize = 4;
     if (length === -1) {
-      length = readLong(p.header, 4);
-      if (length === -1) {
-        throw new RangeError("Cannot read frame: 8-byte length above 2^53");
-      }
+      if (left < 12) return false;
+      length = readLong(this.#carry, pos + 4);
+      hsize = 12;
     }
-    checkLength(length, this.maxFrame);
-    p.payload = new Uint8Array(length);
-    p.length = length;
-    p.have = 0;
+    return left >= hsize + length;
   }
 
   /**
@@ -786,25 +798,6 @@ export class Channel {
    */
   #continuePartial(frames: Uint8Array[]): void {
     const p = this.#partial!;
-    while (p.length < 0) {
-      const n = readSome(
-        this.readFd,
-        p.header,
-        p.headerHave,
-        p.headerNeed - p.headerHave,
-      );
-      if (n === WOULD_BLOCK) return this.#saveProgress();
-      if (n === 0) this.#eofInFrame(p);
-      this.#pageF64[CONSUMED] += n;
-      p.headerHave += n;
-      if (
-        p.headerHave === 4 && p.headerNeed === 4 &&
-        readShort(p.header, 0) === -1
-      ) {
-        p.headerNeed = 12;
-      }
-      if (p.headerHave === p.headerNeed) this.#startPayload(p);
-    }
     const payload = p.payload;
     while (p.have < p.length) {
       const n = payload === null // dropped: read into the scratch buffer
@@ -821,8 +814,9 @@ export class Channel {
       p.have += n;
     }
     this.#partial = null;
+    this.#emptyCarry(this.#pageF64[CONSUMED]); // the next frame starts here
     Atomics.store(this.#page, READING, 0);
-    if (!p.drop) frames.push(payload!);
+    if (payload !== null) frames.push(payload);
   }
 
   async #finishAsync(frames: Uint8Array[]): Promise<void> {
@@ -837,12 +831,10 @@ export class Channel {
 
   #eofInFrame(p: PartialFrame): never {
     this.#partial = null;
+    this.#emptyCarry(this.#pageF64[CONSUMED]);
     Atomics.store(this.#page, READING, 0);
-    const where = p.length < 0
-      ? `after ${p.headerHave} of ${p.headerNeed} header bytes`
-      : `after ${p.have} of ${p.length} payload bytes`;
     throw new Deno.errors.UnexpectedEof(
-      `Cannot read frame: the pipe ended in the middle of a frame, ${where}`,
+      `Cannot read frame: the pipe ended in the middle of a frame, after ${p.have} of ${p.length} payload bytes`,
     );
   }
 
@@ -937,13 +929,14 @@ export class Channel {
       const dead = this.wlock.takeOverIfDead();
       if (dead === 0) return false;
       this.#restartCounts(); // the pipe is empty
-      const carried = this.#page[CARRY_HAVE];
+      const f64 = this.#pageF64;
+      const carried = f64[CARRY_END] - f64[CARRY_START];
       if (carried > 0) {
-        // The dead writer's last frame ended after its first header bytes.
-        this.#page[CARRY_HAVE] = 0;
+        // The read buffer holds the start of the dead writer's last frame.
+        this.#emptyCarry(f64[CARRY_END]);
         Atomics.add(this.#page, TORN, 1);
         console.warn(
-          `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} header bytes`,
+          `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} bytes of it`,
         );
       }
       return true;

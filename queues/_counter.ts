@@ -13,6 +13,12 @@ export class SharedCounter {
   readonly #page: Int32Array;
   readonly #slot: number;
   readonly #word: Deno.PointerValue;
+  /**
+   * Runs right after every successful take, in the same synchronous step,
+   * so that what a take stands for is recorded before anything can
+   * interrupt (a process is only killed between steps of its own).
+   */
+  onTake: (n: number) => void = () => {};
 
   /**
    * @param page the shared page
@@ -55,6 +61,7 @@ export class SharedCounter {
       if (Atomics.compareExchange(page, this.#slot, v, v - take) !== v) {
         continue;
       }
+      this.onTake(take);
       if (take === v && Atomics.load(page, this.#slot + 1) > 0) {
         futexWake(this.#word, COUNTER_MAX);
       }

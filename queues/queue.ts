@@ -198,6 +198,14 @@ export class Queue<T = unknown> {
     this.#slots = this.#core.counters[0];
     this.#bound = this.#core.maxsize || COUNTER_MAX;
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
+    // A slot taken stands for an item this process will write: counted in
+    // the shared producer table (given back if this process dies first).
+    this.#slots.onTake = (n) => {
+      this.#core.channel.noteBuffered(n);
+      this._onPut(n);
+    };
+    // Frames taken free their slots before the read lock is released.
+    this.#core.channel.onTaken = (n) => this.#slots.post(n);
     // A frame that crash recovery dropped was put and will never be got.
     this.#core.channel.onDropped = (count) => {
       this.#slots.post(count);
@@ -349,7 +357,7 @@ export class Queue<T = unknown> {
         core.check,
       );
       if (got && core.closed) {
-        slots.post();
+        this.#untake(1);
         core.check();
       }
       if (!got) core.check();
@@ -359,12 +367,18 @@ export class Queue<T = unknown> {
     }
   }
 
+  /** Gives back `n` slots taken for items that will not be put after all. */
+  #untake(n: number): void {
+    this.#core.channel.noteBuffered(-n);
+    this._onDropped(n);
+    this.#slots.post(n);
+  }
+
+  /** Buffers an item whose slot this process took. */
   #append(payload: Uint8Array): void {
     this.#buffer.push(payload);
     this.#bufferedBytes += payload.length;
-    this.#core.channel.noteBuffered(1);
     this.#queued++;
-    this._onPut(1);
     this.#wake();
   }
 
@@ -373,9 +387,7 @@ export class Queue<T = unknown> {
       this.#buffer.push(payloads[from + k]);
       this.#bufferedBytes += payloads[from + k].length;
     }
-    this.#core.channel.noteBuffered(n);
     this.#queued += n;
-    this._onPut(n);
     this.#wake();
   }
 
@@ -414,7 +426,7 @@ export class Queue<T = unknown> {
             `@mp/queues: the feeder dropped ${batch.length} item(s):`,
             e,
           );
-          this.#slots.post(batch.length);
+          this.#untake(batch.length);
         }
         this.#written += batch.length;
         this.#settleFlushes();
@@ -523,7 +535,6 @@ export class Queue<T = unknown> {
       core.leave();
     }
     if (frames === null) throw new Empty();
-    this.#slots.post(frames.length);
     this._onGot(frames.length);
     return frames;
   }
@@ -549,7 +560,6 @@ export class Queue<T = unknown> {
     core.check();
     const frame = core.channel.readFrameNow();
     if (frame === null) throw new Empty();
-    this.#slots.post();
     this._onGot(1);
     return this.#serializer.decode(frame) as T;
   }

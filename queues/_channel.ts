@@ -31,6 +31,10 @@ import { SLICE_MS, sliceUntil } from "./_util.ts";
 const DIRECT_WRITE = 32 * 1024;
 /** Size of the coalescing buffer for small frames. */
 const COALESCE = 64 * 1024;
+/** Writes up to this size are atomic on a pipe: all or nothing. */
+const PIPE_BUF = 4096;
+/** How long a reader looks for data on its own thread before sleeping. */
+const SPIN_MS = 0.1;
 /** Scratch space to read (and drop) the rest of a dead reader's frame. */
 const SCRATCH = 64 * 1024;
 
@@ -148,6 +152,8 @@ export class Channel {
   onDropped: (count: number) => void = () => {};
   /** Called with the number of frames taken, before the read lock is freed. */
   onTaken: (count: number) => void = () => {};
+  /** Whether this process has frames waiting to be written (its feeder). */
+  writesPending: () => boolean = () => false;
   #scratch = new Uint8Array(SCRATCH);
   #out = new Uint8Array(COALESCE);
   #page: Int32Array;
@@ -271,7 +277,7 @@ export class Channel {
         const ms = sliceUntil(deadline);
         if (!this.readable()) {
           if (ms <= 0) return null;
-          await pollWait(this.readFd, POLLIN, ms);
+          if (!this.#spin()) await pollWait(this.readFd, POLLIN, ms);
           continue;
         }
         if (ms <= 0) return null;
@@ -309,8 +315,25 @@ export class Channel {
       if (frames !== null && frames.length > 0) return frames;
       const ms = sliceUntil(deadline);
       if (ms <= 0) return null;
-      await pollWait(this.readFd, POLLIN, ms);
+      if (!this.#spin()) await pollWait(this.readFd, POLLIN, ms);
     }
+  }
+
+  /**
+   * Before sleeping on a helper thread (a hop of tens of microseconds),
+   * waits up to {@linkcode SPIN_MS} on this thread for data, yielding the
+   * CPU between looks (so a writer on the same CPU runs).
+   *
+   * @returns whether data (or end of file) arrived
+   */
+  #spin(): boolean {
+    if (this.writesPending()) return false;
+    const until = performance.now() + SPIN_MS;
+    do {
+      yieldCpu();
+      if (pollNow(this.readFd, POLLIN) !== 0) return true;
+    } while (performance.now() < until);
+    return false;
   }
 
   /**
@@ -1059,6 +1082,29 @@ export class Channel {
       );
       if (n === 0) return;
       this.#pendingOff += n;
+    }
+  }
+
+  /**
+   * Writes one frame of at most {@linkcode PIPE_BUF} bytes now if the write
+   * lock is free and the pipe has room (such a write is all or nothing).
+   *
+   * @returns whether it was written
+   */
+  writeSmallNow(payload: Uint8Array): boolean {
+    const size = headerSize(payload.length) + payload.length;
+    if (size > PIPE_BUF || !this.wlock.tryAcquire()) return false;
+    try {
+      const out = this.#out;
+      const h = writeHeader(out, 0, payload.length);
+      out.set(payload, h);
+      const ends = this.#outEnds;
+      ends.length = 0;
+      ends.push(size);
+      this.#begin(ends);
+      return this.#write(out, 0, size) === size;
+    } finally {
+      this.wlock.release();
     }
   }
 

@@ -91,6 +91,8 @@ const FAST_DEPTH = 64;
 const SLAB_SIZE = 64 * 1024;
 /** A new slab is started when less than this is left. */
 const MIN_SLAB_ROOM = 1024;
+/** `bin` values this large decode as views of a buffer that is ours. */
+const VIEW_MIN = 4096;
 /** Strings up to this length are encoded and decoded by hand. */
 const SHORT_STRING = 48;
 
@@ -249,6 +251,47 @@ function classifyPrototype(proto: object): string {
 // ---------------------------------------------------------------------------
 // Encoder
 
+/** Private buffers of big values, which `recycle` may take back. */
+const bigBuffers = new WeakSet<ArrayBuffer>();
+/** Big buffers given back by `recycle`, reused before allocating anew. */
+const pool: ArrayBuffer[] = [];
+let pooledBytes = 0;
+/** At most this many bytes wait in the pool (what a queue has in flight). */
+const POOL_BYTES = 16 << 20;
+
+/**
+ * A buffer of at least `size` bytes for a big value: a pooled one (freshly
+ * allocated memory costs page faults: ~100 µs for 64 KiB here) or a new one.
+ */
+function bigBuffer(size: number): Uint8Array {
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const b = pool[i];
+    if (b.byteLength >= size && b.byteLength <= 4 * size) {
+      pool.splice(i, 1);
+      pooledBytes -= b.byteLength;
+      return new Uint8Array(b);
+    }
+  }
+  const buf = new Uint8Array(size);
+  bigBuffers.add(buf.buffer);
+  return buf;
+}
+
+/**
+ * Gives back the buffer of a big encoded value that nobody will read again
+ * (a queue calls it once the bytes are in the pipe). Values in the shared
+ * slab, or not made by this encoder, are ignored.
+ */
+export function recycle(encoded: Uint8Array): void {
+  const b = encoded.buffer as ArrayBuffer;
+  if (
+    !bigBuffers.has(b) || pooledBytes + b.byteLength > POOL_BYTES ||
+    pool.includes(b)
+  ) return;
+  pool.push(b);
+  pooledBytes += b.byteLength;
+}
+
 /**
  * Encoding writes straight into a shared slab (like Node's `Buffer` pool) and
  * returns a view of the bytes written; the slab region is never written
@@ -324,9 +367,12 @@ class Encoder {
     // A private buffer (start is 0): hand it over unless mostly unused.
     this.buf = this.slab;
     this.view = this.slabView;
-    return buf.length - pos > pos >> 2
-      ? buf.slice(0, pos)
-      : buf.subarray(0, pos);
+    if (buf.length - pos > pos >> 2) {
+      const copy = buf.slice(0, pos);
+      recycle(buf);
+      return copy;
+    }
+    return buf.subarray(0, pos);
   }
 
   /**
@@ -344,7 +390,7 @@ class Encoder {
     } else {
       // Room for this value plus 1/8 (a large Uint8Array fits at once, with
       // no second copy); doubling keeps repeated growth linear.
-      buf = new Uint8Array(
+      buf = bigBuffer(
         Math.max(need + (need >> 3) + 64, used * 2, this.slabSize),
       );
     }
@@ -992,6 +1038,8 @@ const scratchBytes = new Uint8Array(8);
 const scratch = new DataView(scratchBytes.buffer);
 
 class Decoder {
+  /** Whether big `bin` values may be views of the input (it is ours). */
+  owned = false;
   bytes: Uint8Array = EMPTY;
   pos = 0;
   end = 0;
@@ -1197,7 +1245,9 @@ class Decoder {
   readBin(n: number): Uint8Array {
     const p = this.need(n);
     this.pos = p + n;
-    return this.bytes.slice(p, p + n);
+    return this.owned && n >= VIEW_MIN
+      ? this.bytes.subarray(p, p + n)
+      : this.bytes.slice(p, p + n);
   }
 
   readArray(n: number): unknown[] {
@@ -1510,6 +1560,23 @@ export function decode(bytes: Uint8Array): unknown {
   try {
     return decoder.decode(bytes);
   } finally {
+    sharedDecoder = decoder;
+  }
+}
+
+/**
+ * Like {@linkcode decode}, for a buffer nobody else holds (a frame a queue
+ * read): a `bin` of {@linkcode VIEW_MIN} bytes or more is returned as a view
+ * of it instead of a copy.
+ */
+export function decodeOwned(bytes: Uint8Array): unknown {
+  const decoder = sharedDecoder ?? new Decoder();
+  sharedDecoder = null;
+  decoder.owned = true;
+  try {
+    return decoder.decode(bytes);
+  } finally {
+    decoder.owned = false;
     sharedDecoder = decoder;
   }
 }

@@ -12,11 +12,18 @@ import { checkMaxsize, resolveSerializer } from "./_options.ts";
 import { deadlineOf, waitFor } from "./_util.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
+import { decodeOwned, recycle } from "./_msgpack.ts";
 
 /** Buffered items that make the feeder write without waiting for the next turn. */
 const KICK_ITEMS = 1024;
 /** Buffered bytes that do the same (about what the pipe holds). */
 const KICK_BYTES = 1 << 20;
+/** Unwritten bytes above which a put waits for the feeder (see `put`). */
+const SOFT_LIMIT = 8 << 20;
+/** The longest such wait, after which puts stop waiting for a stuck pipe. */
+const STALL_MS = 50;
+/** A put this long after the previous one is written at once if it can be. */
+const LONE_MS = 0.02;
 
 /**
  * Options of {@linkcode Queue}.
@@ -169,6 +176,9 @@ export class Queue<T = unknown> {
   #cancelled = false;
   #queued = 0;
   #written = 0;
+  #builtin: boolean;
+  #decode: (frame: Uint8Array) => unknown;
+  #lastPut = -Infinity;
   #flushWaiters: { target: number; resolve: () => void }[] = [];
   #isCancelled = (): boolean => this.#cancelled;
 
@@ -183,6 +193,13 @@ export class Queue<T = unknown> {
     const internal = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL];
     this.#serializer = options?.serializer ?? msgpack;
+    // The built-in msgpack may lend big binary values from the frames it
+    // decodes, and reuse the buffers of payloads once written.
+    const serializer = this.#serializer;
+    this.#builtin = serializer === msgpack;
+    this.#decode = this.#builtin
+      ? decodeOwned
+      : (frame) => serializer.decode(frame);
     if (internal?.core) {
       this.#core = internal.core;
     } else {
@@ -204,6 +221,9 @@ export class Queue<T = unknown> {
       this.#core.channel.noteBuffered(n);
       this._onPut(n);
     };
+    // A reader must not block this thread while this process's own feeder
+    // has items to write.
+    this.#core.channel.writesPending = () => this.#feeding;
     // Frames taken free their slots before the read lock is released.
     this.#core.channel.onTaken = (n) => this.#slots.post(n);
     // A frame that crash recovery dropped was put and will never be got.
@@ -272,7 +292,35 @@ export class Queue<T = unknown> {
       }
     }
     this.#append(payload);
+    if (this.#bufferedBytes > SOFT_LIMIT && !this.#stalled) {
+      await this.#feederProgress();
+    }
   }
+
+  /**
+   * Waits (at most {@linkcode STALL_MS}) until the feeder takes its next
+   * batch: an unbounded queue's put still never blocks, but a producer far
+   * ahead of the pipe does not pile up copies (and fresh memory) without
+   * end. If the feeder made no progress in that time (nobody reads), puts
+   * stop waiting until it does.
+   */
+  #feederProgress(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(() => {
+      this.#stalled = true;
+      this.#progress = this.#progress.filter((r) => r !== done);
+      resolve();
+    }, STALL_MS);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    this.#progress.push(done);
+    return promise;
+  }
+
+  #stalled = false;
+  #progress: (() => void)[] = [];
 
   /**
    * Puts `item` if a slot is free, without waiting.
@@ -374,8 +422,23 @@ export class Queue<T = unknown> {
     this.#slots.post(n);
   }
 
-  /** Buffers an item whose slot this process took. */
+  /**
+   * Buffers an item whose slot this process took. A lone small item (no
+   * other put in the last {@linkcode LONE_MS}, nothing buffered) is written
+   * at once when the pipe has room, as Python's feeder thread would.
+   */
   #append(payload: Uint8Array): void {
+    const now = performance.now();
+    const lone = now - this.#lastPut > LONE_MS;
+    this.#lastPut = now;
+    if (
+      lone && !this.#feeding && this.#buffer.length === 0 &&
+      this.#core.channel.writeSmallNow(payload)
+    ) {
+      this.#queued++;
+      this.#written++;
+      return;
+    }
     this.#buffer.push(payload);
     this.#bufferedBytes += payload.length;
     this.#queued++;
@@ -417,8 +480,15 @@ export class Queue<T = unknown> {
         const batch = this.#buffer;
         this.#buffer = [];
         this.#bufferedBytes = 0;
+        if (this.#progress.length > 0 || this.#stalled) {
+          this.#stalled = false;
+          const waiting = this.#progress;
+          this.#progress = [];
+          for (const done of waiting) done();
+        }
         try {
           await core.channel.writeFrames(batch, undefined, this.#isCancelled);
+          if (this.#builtin) { for (const payload of batch) recycle(payload); }
         } catch (e) {
           // Only an OS error can land here (items were serialized in put):
           // report it, as Python's feeder does, and go on with the next batch.
@@ -510,7 +580,7 @@ export class Queue<T = unknown> {
       deadlineOf(options),
       options?.signal,
     );
-    return this.#serializer.decode(frames[0]) as T;
+    return this.#decode(frames[0]) as T;
   }
 
   /** Reads frames (see `Channel.readFrames`), then frees their slots. */
@@ -561,7 +631,7 @@ export class Queue<T = unknown> {
     const frame = core.channel.readFrameNow();
     if (frame === null) throw new Empty();
     this._onGot(1);
-    return this.#serializer.decode(frame) as T;
+    return this.#decode(frame) as T;
   }
 
   /**
@@ -609,8 +679,8 @@ export class Queue<T = unknown> {
       deadlineOf(options),
       options?.signal,
     );
-    const serializer = this.#serializer;
-    return frames.map((f) => serializer.decode(f) as T);
+    const decode = this.#decode;
+    return frames.map((f) => decode(f) as T);
   }
 
   /**

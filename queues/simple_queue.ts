@@ -5,6 +5,7 @@
  * @module
  */
 
+import { decodeOwned, recycle } from "./_msgpack.ts";
 import type { QueueStats } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
@@ -100,6 +101,7 @@ export class SimpleQueue<T = unknown> {
     core.enter();
     try {
       await core.channel.writeFrames([payload], core.check);
+      if (this.#serializer === msgpack) recycle(payload);
     } finally {
       core.leave();
     }
@@ -138,7 +140,9 @@ export class SimpleQueue<T = unknown> {
     } finally {
       core.leave();
     }
-    return this.#serializer.decode(frames![0]) as T;
+    return (this.#serializer === msgpack
+      ? decodeOwned(frames![0])
+      : this.#serializer.decode(frames![0])) as T;
   }
 
   /**

@@ -238,6 +238,11 @@ export class Channel {
     return lost;
   }
 
+  /** Bytes written to the pipe so far, by every process (it only grows). */
+  bytesWritten(): number {
+    return this.#pageF64[WRITTEN];
+  }
+
   /** Counts of frames discarded by crash recovery (all processes). */
   stats(): QueueStats {
     return {

@@ -19,7 +19,7 @@ const KICK_ITEMS = 1024;
 /** Buffered bytes that do the same (about what the pipe holds). */
 const KICK_BYTES = 1 << 20;
 /** Unwritten bytes above which a put waits for the feeder (see `put`). */
-const SOFT_LIMIT = 8 << 20;
+const SOFT_LIMIT = 1 << 20;
 /** The longest such wait, after which puts stop waiting for a stuck pipe. */
 const STALL_MS = 50;
 /** A put this long after the previous one is written at once if it can be. */
@@ -298,19 +298,28 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Waits (at most {@linkcode STALL_MS}) until the feeder takes its next
-   * batch: an unbounded queue's put still never blocks, but a producer far
-   * ahead of the pipe does not pile up copies (and fresh memory) without
-   * end. If the feeder made no progress in that time (nobody reads), puts
-   * stop waiting until it does.
+   * Waits until the feeder takes its next batch: an unbounded queue's put
+   * still never blocks for good, but a producer far ahead of the pipe does
+   * not pile up copies (and fresh memory) without end. If nothing at all
+   * was written to the pipe for {@linkcode STALL_MS} (nobody reads), puts
+   * stop waiting until the feeder moves again.
    */
   #feederProgress(): Promise<void> {
     const { promise, resolve } = Promise.withResolvers<void>();
-    const timer = setTimeout(() => {
+    const channel = this.#core.channel;
+    let seen = channel.bytesWritten();
+    const look = () => {
+      const now = channel.bytesWritten();
+      if (now !== seen) {
+        seen = now;
+        timer = setTimeout(look, STALL_MS);
+        return;
+      }
       this.#stalled = true;
       this.#progress = this.#progress.filter((r) => r !== done);
       resolve();
-    }, STALL_MS);
+    };
+    let timer = setTimeout(look, STALL_MS);
     const done = () => {
       clearTimeout(timer);
       resolve();

@@ -77,6 +77,7 @@ const CARRY_START = 16; // Float64 slot
 const CARRY_BASE = 17; // Float64 slot
 const CARRY_END = 18; // Float64 slot (-1 while bytes move within the buffer)
 const CARRY_READING = 9;
+const SPINNER = 10; // pid of the one reader spinning for data (0: none)
 // Byte accounting, so that a reader taking over from a dead one finds the
 // next frame boundary: WRITTEN (by the write-lock holder) and CONSUMED (by
 // the read-lock holder) count every byte that went into / came out of the
@@ -333,12 +334,24 @@ export class Channel {
    */
   #spin(): boolean {
     if (this.writesPending()) return false;
-    const until = performance.now() + SPIN_MS;
-    do {
-      yieldCpu();
-      if (pollNow(this.readFd, POLLIN) !== 0) return true;
-    } while (performance.now() < until);
-    return false;
+    // One spinner per queue: several would only take the CPU from writers.
+    const page = this.#page;
+    const other = Atomics.compareExchange(page, SPINNER, 0, pid);
+    if (
+      other !== 0 &&
+      (isAlive(other) ||
+        Atomics.compareExchange(page, SPINNER, other, pid) !== other)
+    ) return false;
+    try {
+      const until = performance.now() + SPIN_MS;
+      do {
+        yieldCpu();
+        if (pollNow(this.readFd, POLLIN) !== 0) return true;
+      } while (performance.now() < until);
+      return false;
+    } finally {
+      Atomics.store(page, SPINNER, 0);
+    }
   }
 
   /**

@@ -6,7 +6,10 @@
 // word with a futex.
 
 import { futexWait, futexWake } from "../ffi/futex.ts";
-import { isAlive, pid } from "../ffi/process.ts";
+import { isAlive, pid, yieldCpu } from "../ffi/process.ts";
+
+/** Looks at a busy lock before sleeping on it. */
+const SPINS = 20;
 
 /** A lock on `page[slot]`, with its sleepers counted in `page[waiters]`. */
 export class ProcessLock {
@@ -45,6 +48,13 @@ export class ProcessLock {
    */
   async wait(ms: number): Promise<boolean> {
     if (this.tryAcquire()) return true;
+    // Locks are held for microseconds: look again a few times on this
+    // thread, yielding the CPU to the holder, before sleeping on a helper
+    // thread (a hop of tens of microseconds).
+    for (let i = 0; i < SPINS; i++) {
+      yieldCpu();
+      if (this.tryAcquire()) return true;
+    }
     const page = this.#page;
     const deadline = performance.now() + ms;
     Atomics.add(page, this.#waiters, 1);

@@ -394,6 +394,9 @@ export class Queue<T = unknown> {
       }
       this.#appendMany(payloads, i, n);
       i += n;
+      if (this.#bufferedBytes > SOFT_LIMIT && !this.#stalled) {
+        await this.#feederProgress();
+      }
     }
   }
 

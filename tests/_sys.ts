@@ -1,9 +1,22 @@
 // Test helpers that look at the operating system: fds, /dev/shm, /proc.
 
-/** The fd numbers this process has open. */
+/**
+ * The open file descriptors of this process, ascending, by probing
+ * `/proc/self/fd` (the fd used for the listing itself is left out).
+ */
 export function openFds(): number[] {
-  return [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name))
-    .sort((a, b) => a - b);
+  const fds: number[] = [];
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(entry.name);
+    if (!Number.isInteger(fd)) continue;
+    try {
+      Deno.readLinkSync(`/proc/self/fd/${fd}`);
+      fds.push(fd);
+    } catch {
+      // the directory listing's own fd, closed by now
+    }
+  }
+  return fds.sort((a, b) => a - b);
 }
 
 /** What each open fd of process `pid` points to (e.g. `pipe:[1234]`). */
@@ -28,31 +41,4 @@ export function shmNames(): string[] {
 export function queueMappings(): number {
   return Deno.readTextFileSync("/proc/self/maps").split("\n")
     .filter((line) => line.includes("/memfd:mpq")).length;
-}
-
-/** Rejects with a clear error if `promise` takes longer than `ms`. */
-export async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what} did not finish within ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The URL of a worker module under tests/workers/. */
-export function worker(name: string): URL {
-  return new URL(`./workers/${name}`, import.meta.url);
 }

@@ -1,4 +1,5 @@
-// Shared test helpers. Keep this small and stable: other test files import it.
+// Shared test helpers: timeouts, workers, timing. Helpers that look at the
+// operating system (fds, /dev/shm, /proc) are in _sys.ts.
 
 /** The default guard for a test that can block. */
 export const TEST_TIMEOUT_MS = 60_000;
@@ -46,25 +47,6 @@ export function workerUrl(name: string): URL {
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * The open file descriptors of this process, ascending, by probing
- * `/proc/self/fd` (the fd used for the listing itself is left out).
- */
-export function openFds(): number[] {
-  const fds: number[] = [];
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    const fd = Number(entry.name);
-    if (!Number.isInteger(fd)) continue;
-    try {
-      Deno.readLinkSync(`/proc/self/fd/${fd}`);
-      fds.push(fd);
-    } catch {
-      // the directory listing's own fd, closed by now
-    }
-  }
-  return fds.sort((a, b) => a - b);
 }
 
 /** Whether `promise` is still pending after `ms` milliseconds. */

@@ -3,7 +3,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { bytes, Queue, SimpleQueue, spawn } from "../mod.ts";
-import { within, worker } from "./_sys.ts";
+import { withTimeout, workerUrl } from "./_util.ts";
 import { checkItem } from "./workers/rel_items.ts";
 
 const RUNS = Number(Deno.env.get("MPQ_CRASH_RUNS") ?? 5);
@@ -58,14 +58,16 @@ for (
         const report = new SimpleQueue<([number, number] | string)[]>();
         const procs = [];
         try {
-          const victim = spawn(worker("rel_consumer.ts"), {
+          const victim = spawn(workerUrl("rel_consumer.ts"), {
             args: [q, report, batch],
           });
           procs.push(victim);
           const producers = Array.from(
             { length: PRODUCERS },
             (_, id) =>
-              spawn(worker("rel_producer.ts"), { args: [q, id, count, size] }),
+              spawn(workerUrl("rel_producer.ts"), {
+                args: [q, id, count, size],
+              }),
           );
           procs.push(...producers);
           // Let the victim take a few items, then kill it at a random moment.
@@ -78,7 +80,13 @@ for (
           };
           const wait = 1 + Math.floor(Math.random() * 6);
           for (let reports = 0; reports < wait; reports++) {
-            take(await within(report.get(), 60_000, `victim report (${kind})`));
+            take(
+              await withTimeout(
+                report.get(),
+                60_000,
+                `victim report (${kind})`,
+              ),
+            );
           }
           await sleep(Math.random() * 4);
           victim.kill("SIGKILL");
@@ -93,7 +101,9 @@ for (
           const heldLock = Atomics.load(page, RLOCK_HOLDER) === victim.pid;
           const midFrame = heldLock && Atomics.load(page, READING) === 1;
           while (!report.empty()) {
-            take(await within(report.get(), 10_000, "a last victim report"));
+            take(
+              await withTimeout(report.get(), 10_000, "a last victim report"),
+            );
           }
           // Now this process is the surviving consumer.
           const got: [number, number][] = [];
@@ -108,7 +118,7 @@ for (
             }
           })();
           // (A failed read fails the run at once: the producers would block.)
-          const statuses = await within(
+          const statuses = await withTimeout(
             Promise.race([
               Promise.all(producers.map((p) => p.status)),
               reading.then(() => {
@@ -120,7 +130,7 @@ for (
           );
           for (const s of statuses) strictEqual(s.code, 0);
           await q.put(SENTINEL);
-          await within(reading, 60_000, `the survivor's reads (${kind})`);
+          await withTimeout(reading, 60_000, `the survivor's reads (${kind})`);
 
           // Exactly once, in per-producer order; at most the victim's item lost.
           const seen = new Set<string>();
@@ -243,13 +253,17 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
         const procs = [];
         const warned = warnings;
         try {
-          const victim = spawn(worker("rel_producer.ts"), {
+          const victim = spawn(workerUrl("rel_producer.ts"), {
             args: [q, 0, 1000, SIZE],
           });
           procs.push(victim);
           const got: [number, number][] = [];
           const take = async () => {
-            const item = await within(q.get(), 60_000, `an item (${kind})`);
+            const item = await withTimeout(
+              q.get(),
+              60_000,
+              `an item (${kind})`,
+            );
             if (item.length === 1 && item[0] === SENTINEL[0]) return false;
             const r = checkItem(item);
             ok(Array.isArray(r), `garbage arrived (${kind}): ${r}`);
@@ -265,7 +279,7 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
           totals.kills++;
           // Take what it wrote whole (and let a torn frame be found).
           for (; q instanceof Queue;) {
-            const item = await within(
+            const item = await withTimeout(
               q.get({ timeout: 1000 }).catch((e) => e),
               30_000,
               `draining (${kind})`,
@@ -283,14 +297,14 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
             strictEqual(q.qsize(), 0, `qsize() of the drained Queue`);
             ok(!q.full(), "the drained Queue is full: no producer can put");
           }
-          const survivor = spawn(worker("rel_producer.ts"), {
+          const survivor = spawn(workerUrl("rel_producer.ts"), {
             args: [q, 1, COUNT, SIZE],
           });
           procs.push(survivor);
           const reading = (async () => {
             while (await take());
           })();
-          const status = await within(
+          const status = await withTimeout(
             Promise.race([
               survivor.status,
               reading.then(() => {
@@ -302,7 +316,7 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
           );
           strictEqual(status.code, 0);
           await q.put(SENTINEL);
-          await within(reading, 60_000, `the reads (${kind})`);
+          await withTimeout(reading, 60_000, `the reads (${kind})`);
           const of = (id: number) =>
             got.filter(([p]) => p === id).map(([, s]) => s);
           totals.lost += COUNT - new Set(of(1)).size;

@@ -19,7 +19,7 @@ import {
 } from "../ffi/fd.ts";
 import { SharedMemory } from "../ffi/shm.ts";
 import { Channel, SHARED_BYTES } from "../queues/_channel.ts";
-import { within } from "./_sys.ts";
+import { withTimeout } from "./_util.ts";
 
 const N = Number(Deno.env.get("MPQ_FUZZ_N") ?? 100_000);
 const SEED = Number(Deno.env.get("MPQ_FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
@@ -704,7 +704,7 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
               );
               got.push(f);
             } else {
-              const fs = await within(
+              const fs = await withTimeout(
                 ch.readFrames(
                   maxItems,
                   maxBytes,
@@ -906,7 +906,7 @@ Deno.test(`Queue getNowait/get/getMany: ${QUEUE_N} fuzzed pipes left by a dead w
     }
     const rest = cases.filter((c) => c.mode !== "getNowait");
     for (let i = 0; i < rest.length; i += 32) {
-      await within(
+      await withTimeout(
         Promise.all(rest.slice(i, i + 32).map((c) => runQueueCase(c, counts))),
         60_000,
         "a batch of queue cases",

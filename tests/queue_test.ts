@@ -21,13 +21,12 @@ import {
 } from "../mod.ts";
 import {
   guardedTest as test,
-  openFds,
   pendingAfter,
   sleep,
   withTimeout,
   workerUrl,
 } from "./_util.ts";
-import { queueMappings } from "./_sys.ts";
+import { openFds, queueMappings } from "./_sys.ts";
 
 /** How late a timeout may fire before we call it a hang. */
 const LATE_MS = 3_000;

@@ -6,7 +6,7 @@ import {
   throws,
 } from "node:assert/strict";
 import { bytes, ClosedError, SimpleQueue, spawn } from "../mod.ts";
-import { within, worker } from "./_sys.ts";
+import { withTimeout, workerUrl } from "./_util.ts";
 
 Deno.test("SimpleQueue.put() and get() move items in order in one process", async () => {
   using q = new SimpleQueue<unknown>();
@@ -47,13 +47,13 @@ Deno.test("SimpleQueue.get() pending in this process rejects with ClosedError on
   const pending = q.get();
   await new Promise((r) => setTimeout(r, 20));
   q.close();
-  await within(rejects(pending, ClosedError), 2_000, "the pending get");
+  await withTimeout(rejects(pending, ClosedError), 2_000, "the pending get");
 });
 
 Deno.test("SimpleQueue moves items parent to worker and back", async () => {
   const to = new SimpleQueue<unknown>();
   const from = new SimpleQueue<unknown>();
-  const child = spawn(worker("echo.ts"), { args: [to, from] });
+  const child = spawn(workerUrl("echo.ts"), { args: [to, from] });
   const items = [
     1,
     "x",
@@ -62,7 +62,7 @@ Deno.test("SimpleQueue moves items parent to worker and back", async () => {
   ];
   for (const item of items) await to.put(item);
   for (const item of items) {
-    deepStrictEqual(await within(from.get(), 30_000, "echo"), item);
+    deepStrictEqual(await withTimeout(from.get(), 30_000, "echo"), item);
   }
   await to.put(null);
   strictEqual((await child.status).code, 0);
@@ -73,11 +73,11 @@ Deno.test("SimpleQueue moves items parent to worker and back", async () => {
 Deno.test("SimpleQueue carries a 64 MiB item through a worker intact", async () => {
   const to = new SimpleQueue<Uint8Array | null>({ serializer: bytes });
   const from = new SimpleQueue<Uint8Array | null>({ serializer: bytes });
-  const child = spawn(worker("echo.ts"), { args: [to, from] });
+  const child = spawn(workerUrl("echo.ts"), { args: [to, from] });
   const big = new Uint8Array(64 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4093) big[i] = i & 0xff;
   const sent = to.put(big);
-  const back = await within(from.get(), 60_000, "the 64 MiB echo");
+  const back = await withTimeout(from.get(), 60_000, "the 64 MiB echo");
   await sent;
   strictEqual(back!.length, big.length);
   ok(back!.every((v, i) => v === big[i]), "payload differs");
@@ -94,19 +94,19 @@ Deno.test("SimpleQueue delivers 50,000 items from 4 producer to 4 consumer proce
   const results = new SimpleQueue<number[]>();
   const per = 12_500;
   const producers = [0, 1, 2, 3].map((id) =>
-    spawn(worker("producer.ts"), { args: [q, id, per] })
+    spawn(workerUrl("producer.ts"), { args: [q, id, per] })
   );
   const consumers = [0, 1, 2, 3].map(() =>
-    spawn(worker("consumer.ts"), { args: [q, results] })
+    spawn(workerUrl("consumer.ts"), { args: [q, results] })
   );
   for (const p of producers) {
-    strictEqual((await within(p.status, 120_000, "producer")).code, 0);
+    strictEqual((await withTimeout(p.status, 120_000, "producer")).code, 0);
   }
   for (let k = 0; k < 4; k++) await q.put(null);
   const seen = new Uint8Array(4 * per);
   let total = 0;
   for (let k = 0; k < 4; k++) {
-    const got = await within(results.get(), 60_000, "consumer results");
+    const got = await withTimeout(results.get(), 60_000, "consumer results");
     const last = [-1, -1, -1, -1];
     for (let j = 0; j < got.length; j += 2) {
       const [p, i] = [got[j], got[j + 1]];
@@ -130,24 +130,27 @@ Deno.test("SimpleQueue consumer killed with SIGKILL while blocked in get() does 
   const q = new SimpleQueue<unknown>();
   const readyA = new SimpleQueue<unknown>();
   const readyB = new SimpleQueue<unknown>();
-  const a = spawn(worker("blocked_get.ts"), { args: [q, readyA] });
+  const a = spawn(workerUrl("blocked_get.ts"), { args: [q, readyA] });
   strictEqual(
-    await within(readyA.get(), 30_000, "worker A"),
+    await withTimeout(readyA.get(), 30_000, "worker A"),
     `waiting ${a.pid}`,
   );
   a.kill("SIGKILL");
   strictEqual((await a.status).signal, "SIGKILL");
-  const b = spawn(worker("blocked_get.ts"), { args: [q, readyB] });
+  const b = spawn(workerUrl("blocked_get.ts"), { args: [q, readyB] });
   strictEqual(
-    await within(readyB.get(), 30_000, "worker B"),
+    await withTimeout(readyB.get(), 30_000, "worker B"),
     `waiting ${b.pid}`,
   );
   await q.put("for B");
-  deepStrictEqual(await within(readyB.get(), 30_000, "B's item"), {
+  deepStrictEqual(await withTimeout(readyB.get(), 30_000, "B's item"), {
     got: "for B",
   });
   strictEqual((await b.status).code, 0);
   await q.put("for the parent");
-  strictEqual(await within(q.get(), 5_000, "parent get"), "for the parent");
+  strictEqual(
+    await withTimeout(q.get(), 5_000, "parent get"),
+    "for the parent",
+  );
   for (const x of [q, readyA, readyB]) x.close();
 });

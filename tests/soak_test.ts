@@ -6,7 +6,7 @@
 
 import { ok, strictEqual } from "node:assert/strict";
 import { bytes, Queue, SimpleQueue, spawn } from "../mod.ts";
-import { within, worker } from "./_sys.ts";
+import { withTimeout, workerUrl } from "./_util.ts";
 import { SOAK_STOP, soakSize } from "./workers/rel_items.ts";
 import type { SoakResult } from "./workers/rel_soak_consumer.ts";
 
@@ -26,7 +26,7 @@ Deno.test(`soak: ${PRODUCERS * PER_PRODUCER} items of 0 B to 256 KiB through ${P
     const consumers = Array.from(
       { length: CONSUMERS },
       (_, i) =>
-        spawn(worker("rel_soak_consumer.ts"), {
+        spawn(workerUrl("rel_soak_consumer.ts"), {
           args: [q, results, PRODUCERS, i % 2 === 1],
         }),
     );
@@ -34,13 +34,13 @@ Deno.test(`soak: ${PRODUCERS * PER_PRODUCER} items of 0 B to 256 KiB through ${P
     const producers = Array.from(
       { length: PRODUCERS },
       (_, id) =>
-        spawn(worker("rel_soak_producer.ts"), {
+        spawn(workerUrl("rel_soak_producer.ts"), {
           args: [q, id, PER_PRODUCER, id % 2 === 1],
         }),
     );
     procs.push(...producers);
     for (
-      const s of await within(
+      const s of await withTimeout(
         Promise.all(producers.map((p) => p.status)),
         BOUND_MS,
         "the producers",
@@ -49,10 +49,12 @@ Deno.test(`soak: ${PRODUCERS * PER_PRODUCER} items of 0 B to 256 KiB through ${P
     for (let i = 0; i < CONSUMERS; i++) await q.put(SOAK_STOP);
     const got: SoakResult[] = [];
     for (let i = 0; i < CONSUMERS; i++) {
-      got.push(await within(results.get(), BOUND_MS, "a consumer's result"));
+      got.push(
+        await withTimeout(results.get(), BOUND_MS, "a consumer's result"),
+      );
     }
     for (
-      const s of await within(
+      const s of await withTimeout(
         Promise.all(consumers.map((p) => p.status)),
         60_000,
         "the consumers",

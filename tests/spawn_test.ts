@@ -14,7 +14,8 @@ import {
   spawn,
   workerArgs,
 } from "../mod.ts";
-import { fdTargets, within, worker } from "./_sys.ts";
+import { fdTargets } from "./_sys.ts";
+import { withTimeout, workerUrl } from "./_util.ts";
 
 function pipeInodes(q: object): string[] {
   // The queue's fds, read back through /proc: each is `pipe:[inode]`.
@@ -44,11 +45,11 @@ Deno.test("spawn() lets only its worker inherit the queue's fds", async () => {
     other.kill("SIGKILL");
     await other.status;
   }
-  const child = spawn(worker("report_fds.ts"), {
+  const child = spawn(workerUrl("report_fds.ts"), {
     args: [q, results],
     permissions: ["-A"],
   });
-  const targets = await within(
+  const targets = await withTimeout(
     results.get(),
     30_000,
     "worker fd report",
@@ -56,7 +57,7 @@ Deno.test("spawn() lets only its worker inherit the queue's fds", async () => {
   for (const t of mine) ok(targets.includes(t), `the worker lacks ${t}`);
   await q.put("through the inherited pipe");
   strictEqual(
-    await within(results.get(), 30_000, "worker echo"),
+    await withTimeout(results.get(), 30_000, "worker echo"),
     "through the inherited pipe",
   );
   strictEqual((await child.status).code, 0);
@@ -77,17 +78,17 @@ Deno.test("spawn() hands over queues anywhere in args, of every kind", async () 
   const q = new Queue<unknown>({ maxsize: 7 });
   const sq = new SimpleQueue<unknown>();
   const jq = new JoinableQueue<unknown>();
-  const child = spawn(worker("args.ts"), {
+  const child = spawn(workerUrl("args.ts"), {
     args: [q, { nested: [sq, jq] }, { n: 1, s: "two", list: [3n, null] }],
   });
-  deepStrictEqual(await within(q.get(), 30_000, "args report"), {
+  deepStrictEqual(await withTimeout(q.get(), 30_000, "args report"), {
     kinds: ["Queue", "SimpleQueue", "JoinableQueue"],
     plain: { n: 1, s: "two", list: [3n, null] },
     maxsize: 7,
   });
   await sq.put("via the nested SimpleQueue");
   strictEqual(
-    await within(q.get(), 30_000, "nested"),
+    await withTimeout(q.get(), 30_000, "nested"),
     "via the nested SimpleQueue",
   );
   strictEqual((await child.status).code, 0);
@@ -95,11 +96,11 @@ Deno.test("spawn() hands over queues anywhere in args, of every kind", async () 
 });
 
 Deno.test("spawn() throws TypeError for bad arguments and ClosedError for a closed queue", () => {
-  throws(() => spawn(worker("echo.ts"), { args: [() => 1] }), TypeError);
+  throws(() => spawn(workerUrl("echo.ts"), { args: [() => 1] }), TypeError);
   throws(() => spawn(42 as unknown as string), TypeError);
   throws(
     () =>
-      spawn(worker("echo.ts"), { permissions: "-A" as unknown as string[] }),
+      spawn(workerUrl("echo.ts"), { permissions: "-A" as unknown as string[] }),
     TypeError,
   );
   const nameless: Serializer = {
@@ -108,15 +109,15 @@ Deno.test("spawn() throws TypeError for bad arguments and ClosedError for a clos
   };
   const q = new SimpleQueue({ serializer: nameless });
   throws(
-    () => spawn(worker("echo.ts"), { args: [q] }),
+    () => spawn(workerUrl("echo.ts"), { args: [q] }),
     (e: Error) =>
       e instanceof TypeError && /serializer has no name/.test(e.message),
   );
   q.close();
-  throws(() => spawn(worker("echo.ts"), { args: [q] }), ClosedError);
+  throws(() => spawn(workerUrl("echo.ts"), { args: [q] }), ClosedError);
   const big = new Queue();
   throws(
-    () => spawn(worker("echo.ts"), { args: ["x".repeat(200_000)] }),
+    () => spawn(workerUrl("echo.ts"), { args: ["x".repeat(200_000)] }),
     TypeError,
   );
   big.close();
@@ -129,9 +130,9 @@ Deno.test("workerArgs() outside a spawned worker throws an Error saying so", () 
 Deno.test("a queue closed right after spawn() still works in the worker", async () => {
   const q = new Queue<number>();
   const results = new Queue<number[]>();
-  const child = spawn(worker("self_loop.ts"), { args: [q, results] });
+  const child = spawn(workerUrl("self_loop.ts"), { args: [q, results] });
   q.close(); // before the worker even attached it
-  deepStrictEqual(await within(results.get(), 30_000, "worker report"), [
+  deepStrictEqual(await withTimeout(results.get(), 30_000, "worker report"), [
     1,
     2,
     3,
@@ -149,7 +150,7 @@ Deno.test("custom serializers cross by name and must be registered in the worker
   for (const register of ["1", "0"]) {
     const out = await Deno.makeTempFile();
     const q = new SimpleQueue<string>({ serializer: upper });
-    const child = spawn(worker("custom_serializer.ts"), {
+    const child = spawn(workerUrl("custom_serializer.ts"), {
       args: [q],
       env: { REGISTER: register, OUT: out },
       permissions: ["--allow-env=REGISTER,OUT", `--allow-write=${out}`],
@@ -157,7 +158,7 @@ Deno.test("custom serializers cross by name and must be registered in the worker
     if (register === "1") {
       await q.put("hello");
       strictEqual(
-        await within(
+        await withTimeout(
           (async () => {
             // our own put may come back first if we read too early: wait for the reply
             for (;;) {
@@ -194,21 +195,23 @@ Deno.test("WorkerProcess: kill(), status and asyncDispose", async () => {
   const q = new SimpleQueue<unknown>();
   const ready = new SimpleQueue<unknown>();
   {
-    await using child = spawn(worker("blocked_get.ts"), { args: [q, ready] });
+    await using child = spawn(workerUrl("blocked_get.ts"), {
+      args: [q, ready],
+    });
     ok(child.pid > 0);
-    await within(ready.get(), 30_000, "ready");
+    await withTimeout(ready.get(), 30_000, "ready");
   } // disposed: SIGTERM, then awaited
-  const second = spawn(worker("blocked_get.ts"), { args: [q, ready] });
-  await within(ready.get(), 30_000, "ready");
+  const second = spawn(workerUrl("blocked_get.ts"), { args: [q, ready] });
+  await withTimeout(ready.get(), 30_000, "ready");
   second.kill("SIGKILL");
   strictEqual((await second.status).signal, "SIGKILL");
   second.kill(); // after exit: a no-op
   const ac = new AbortController();
-  const third = spawn(worker("blocked_get.ts"), {
+  const third = spawn(workerUrl("blocked_get.ts"), {
     args: [q, ready],
     signal: ac.signal,
   });
-  await within(ready.get(), 30_000, "ready");
+  await withTimeout(ready.get(), 30_000, "ready");
   ac.abort();
   strictEqual((await third.status).success, false);
   await rejects(Promise.reject(new Error("x")), Error);

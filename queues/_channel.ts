@@ -1,6 +1,8 @@
 // The pipe shared by every process of one queue, with its cross-process read
-// and write locks: reads whole frames under the read lock, writes whole frames
-// under the write lock. Knows nothing of items or serializers.
+// and write locks and the queue's shared memory: reads whole frames under the
+// read lock (through a read buffer in shared memory), writes whole frames
+// under the write lock, and puts the stream back at a frame boundary when a
+// reader or writer dies mid-frame. Knows nothing of items or serializers.
 
 import {
   bytesAvailable,
@@ -56,7 +58,7 @@ class PartialFrame {
 }
 
 // Layout of the shared memory (Int32 slots unless noted): a page of state,
-// then the ring of frame marks.
+// then the ring of frame marks, then the shared read buffer.
 const PAGE_BYTES = 1024;
 const RLOCK_HOLDER = 0;
 const WLOCK_HOLDER = 1;
@@ -299,7 +301,7 @@ export class Channel {
       }
       if (this.#page[RESYNC] !== 0) {
         try {
-          await this.#resync(true);
+          await this.#resync();
         } catch (e) {
           this.#releaseRead();
           throw e;
@@ -406,18 +408,10 @@ export class Channel {
 
   /**
    * Holding the read lock after a reader died: puts the stream back at a
-   * frame boundary. The dead reader's read-ahead is kept if it is still
-   * valid; otherwise the first frame start at or after the pipe's next byte
-   * comes from the writers' marks, and the bytes before it (the rest of the
-   * frame the dead reader was taking) are read and dropped. With `wait`
-   * false, gives up (returns false) when it must wait for a writer.
+   * frame boundary (see `#resyncNow`), waiting for a writer if it must.
    */
-  async #resync(wait: boolean): Promise<boolean> {
-    for (;;) {
-      if (this.#resyncNow()) return true;
-      if (!wait) return false;
-      await pollWait(this.readFd, POLLIN, 5);
-    }
+  async #resync(): Promise<void> {
+    while (!this.#resyncNow()) await pollWait(this.readFd, POLLIN, 5);
   }
 
   /** Takes over a dead writer's lock: its half-written frame is torn. */
@@ -467,6 +461,16 @@ export class Channel {
     this.#pageF64[MARK_SEQ] = seq + 1;
   }
 
+  /**
+   * Puts the stream back at a frame boundary after a reader died holding the
+   * read lock. The shared read buffer is kept if it is still valid (its
+   * first frame is where reading resumes); otherwise the first frame start
+   * at or after the pipe's next byte comes from the writers' marks, and the
+   * bytes before it (the rest of the frame the dead reader was taking) are
+   * read and dropped. Frames the dead reader had taken are counted lost.
+   *
+   * @returns false if it must wait for a writer (to mark its frame)
+   */
   #resyncNow(): boolean {
     const page = this.#page;
     const f64 = this.#pageF64;

@@ -474,21 +474,8 @@ export class Channel {
   #resyncNow(): boolean {
     const page = this.#page;
     const f64 = this.#pageF64;
-    if (!this.#snapshot()) {
-      // A writer died inside a write call: nothing in the pipe can be trusted.
-      if (!this.#takeOverDeadWriter()) return false;
-      page[READING] = 0;
-      page[CARRY_READING] = 0;
-      const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
-      f64[CONSUMED] += got;
-      this.#emptyCarry(f64[CONSUMED]);
-      f64[DELIVERED] = f64[CONSUMED];
-      this.#restartCounts();
-      Atomics.add(page, TORN, 1);
-      this.wlock.release();
-      this.#finishResync(1, got);
-      return true;
-    }
+    // A writer died inside a write call: nothing in the pipe can be trusted.
+    if (!this.#snapshot()) return this.#drainAfterDeadWriter();
     const { head, seq, nextEnd } = this.#marks;
     const low = Math.max(0, seq - RING);
     let end = f64[CARRY_END];
@@ -514,7 +501,10 @@ export class Channel {
         start = m;
       }
       if (start === -1) {
-        if (nextEnd <= head) return false; // its writer has not marked it yet
+        if (nextEnd <= head) {
+          // Its writer has not marked the frame yet, or never will.
+          return this.wlock.holderDead() && this.#drainAfterDeadWriter();
+        }
         start = nextEnd; // inside the frame being written
         lost = 1;
       } else if (i < low && seq > RING && start > head) {
@@ -539,6 +529,28 @@ export class Channel {
       this.#saveProgress();
     }
     this.#finishResync(lost, start - head);
+    return true;
+  }
+
+  /**
+   * The position cannot be known because a writer died in the middle of
+   * its work: takes its lock over, drops everything in the pipe (one torn
+   * frame, plus any whole frames behind it) and starts afresh.
+   */
+  #drainAfterDeadWriter(): boolean {
+    if (!this.#takeOverDeadWriter()) return false;
+    const page = this.#page;
+    const f64 = this.#pageF64;
+    page[READING] = 0;
+    page[CARRY_READING] = 0;
+    const got = this.#readUpTo(bytesAvailable(this.readFd)).length;
+    f64[CONSUMED] += got;
+    this.#emptyCarry(f64[CONSUMED]);
+    f64[DELIVERED] = f64[CONSUMED];
+    this.#restartCounts();
+    Atomics.add(page, TORN, 1);
+    this.wlock.release();
+    this.#finishResync(1, got);
     return true;
   }
 

@@ -43,6 +43,28 @@ const SCRATCH = 64 * 1024;
 const noCheck = (): void => {};
 const never = (): boolean => false;
 
+/**
+ * Turns a frame's payload into what a read returns, while the read lock is
+ * held. `owned` is false for a view of the shared read buffer (about to be
+ * reused: the result must not keep it), true for a buffer of its own.
+ */
+export type FrameDecoder = (payload: Uint8Array, owned: boolean) => unknown;
+
+/** Returns a payload as a buffer of its own (a copy of a shared view). */
+const asBytes: FrameDecoder = (payload, owned) =>
+  owned ? payload : payload.slice();
+
+/** What `Channel.readFrameNow` returns when it has no frame. */
+export const NOTHING: unique symbol = Symbol("nothing");
+
+/** What a decoder threw for one frame (the frame itself is consumed). */
+export class DecodeFailure {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
 /** A frame whose payload is being read into its own buffer. */
 class PartialFrame {
   /** The payload; null for the rest of a dead reader's frame (dropped). */
@@ -266,8 +288,10 @@ export class Channel {
    * Reads up to `maxItems` whole frames already in the pipe, waiting (without
    * holding the read lock) until at least one has begun to arrive or
    * `deadline` passes. `check` runs before every attempt and may throw.
+   * Each payload goes through `decode` before the read lock is released (a
+   * payload it cannot decode gives a {@linkcode DecodeFailure} in its place).
    *
-   * @returns the payloads, or null when the deadline passed
+   * @returns the decoded payloads, or null when the deadline passed
    */
   async readFrames(
     maxItems: number,
@@ -275,11 +299,14 @@ export class Channel {
     deadline: number,
     signal: AbortSignal | undefined,
     check: () => void,
-  ): Promise<Uint8Array[] | null> {
+    decode: FrameDecoder = asBytes,
+  ): Promise<unknown[] | null> {
     for (;;) {
       check();
       signal?.throwIfAborted();
-      if (this.#stash.length > 0) return this.#stash.splice(0, maxItems);
+      if (this.#stash.length > 0) {
+        return this.#stash.splice(0, maxItems).map((f) => decodeOne(decode, f));
+      }
       let locked = this.rlock.tryAcquire() || this.#recoverReader();
       if (!locked) {
         const ms = sliceUntil(deadline);
@@ -307,13 +334,13 @@ export class Channel {
           throw e;
         }
       }
-      let frames: Uint8Array[] | null;
+      let frames: unknown[] | null;
       try {
         frames = this.#partial === null
-          ? this.#takeSync(maxItems, maxBytes)
+          ? this.#takeSync(maxItems, maxBytes, decode)
           : [];
         if (frames !== null && this.#partial !== null) {
-          await this.#finishAsync(frames);
+          await this.#finishAsync(frames, decode);
         }
         if (frames === null) this.#discardTornCarry();
         else if (frames.length > 0) this.onTaken(frames.length);
@@ -357,22 +384,24 @@ export class Channel {
   }
 
   /**
-   * Reads one frame without waiting for data: null if the pipe is empty or
-   * another reader holds the lock. A frame that has begun to arrive is
+   * Reads one frame without waiting for data: {@linkcode NOTHING} if the
+   * pipe is empty or another reader holds the lock. A frame that has begun to arrive is
    * finished, waiting synchronously for its rest.
    */
-  readFrameNow(): Uint8Array | null {
-    if (this.#stash.length > 0) return this.#stash.shift()!;
-    if (!this.rlock.tryAcquire() && !this.#recoverReader()) return null;
+  readFrameNow(decode: FrameDecoder = asBytes): unknown {
+    if (this.#stash.length > 0) return decodeOne(decode, this.#stash.shift()!);
+    if (!this.rlock.tryAcquire() && !this.#recoverReader()) return NOTHING;
     try {
-      if (this.#page[RESYNC] !== 0 && !this.#resyncNow()) return null;
-      const frames = this.#partial === null ? this.#takeSync(1, Infinity) : [];
+      if (this.#page[RESYNC] !== 0 && !this.#resyncNow()) return NOTHING;
+      const frames = this.#partial === null
+        ? this.#takeSync(1, Infinity, decode)
+        : [];
       if (frames === null) {
         this.#discardTornCarry();
-        return null;
+        return NOTHING;
       }
       while (this.#partial !== null) {
-        this.#continuePartial(frames);
+        this.#continuePartial(frames, decode);
         if (this.#partial === null) break;
         // A frame has begun and its writer is writing the rest right now. If
         // that writer is this process, write for it; else wait on this
@@ -380,7 +409,7 @@ export class Channel {
         this.#writePending();
         if (pollNow(this.readFd, POLLIN, 10) === 0) this.#discardIfTorn();
       }
-      if (frames.length === 0) return null;
+      if (frames.length === 0) return NOTHING;
       this.onTaken(1);
       return frames[0];
     } finally {
@@ -686,8 +715,12 @@ export class Channel {
    * @returns the complete payloads (possibly none yet), or null if nothing
    *   at all was there
    */
-  #takeSync(maxItems: number, maxBytes: number): Uint8Array[] | null {
-    const frames: Uint8Array[] = [];
+  #takeSync(
+    maxItems: number,
+    maxBytes: number,
+    decode: FrameDecoder,
+  ): unknown[] | null {
+    const frames: unknown[] = [];
     let bytes = 0;
     const buf = this.#carry;
     const f64 = this.#pageF64;
@@ -697,6 +730,7 @@ export class Channel {
     let base = f64[CARRY_BASE];
     if (start === end && base !== start) f64[CARRY_BASE] = base = start;
     let eof = false;
+    let bad = false; // a bad header follows the frames taken
     for (;;) {
       // Take every complete frame in the buffer, up to the limits.
       let pos = start - base;
@@ -719,25 +753,41 @@ export class Channel {
           }
           length = readLong(buf, pos + 4);
           hsize = 12;
+        }
+        if (length < 0 || length > this.maxFrame) {
+          // The frames before it go out first; the next take throws.
+          if (frames.length > 0) {
+            bad = true;
+            break;
+          }
           if (length === -1) {
             throw new RangeError("Cannot read frame: 8-byte length above 2^53");
           }
+          checkLength(length, this.maxFrame);
         }
-        checkLength(length, this.maxFrame);
         if (left < hsize + length) break;
-        frames.push(buf.slice(pos + hsize, pos + hsize + length));
+        frames.push(
+          decodeOne(
+            decode,
+            buf.subarray(pos + hsize, pos + hsize + length),
+            false,
+          ),
+        );
         bytes += length;
         pos += hsize + length;
         hsize = 0;
       }
       if (base + pos !== start) f64[CARRY_START] = start = base + pos;
       if (
-        frames.length >= maxItems || (frames.length > 0 && bytes >= maxBytes)
+        bad || frames.length >= maxItems ||
+        (frames.length > 0 && bytes >= maxBytes)
       ) break;
       if (hsize > 0 && hsize + length > BIG) {
-        // A big frame: read the rest of it straight into its own buffer.
+        // A big frame: read the rest of it straight into its own buffer
+        // (in the next take if this one has frames: they go out first).
+        if (frames.length > 0) break;
         this.#beginPartial(buf.subarray(pos, n), hsize, length);
-        this.#continuePartial(frames);
+        this.#continuePartial(frames, decode);
         break;
       }
       if (eof) {
@@ -853,7 +903,7 @@ export class Channel {
    * Reads more of the begun frame without waiting; on completion appends it
    * to `frames` and clears `#partial`.
    */
-  #continuePartial(frames: Uint8Array[]): void {
+  #continuePartial(frames: unknown[], decode: FrameDecoder): void {
     const p = this.#partial!;
     const payload = p.payload;
     while (p.have < p.length) {
@@ -873,12 +923,12 @@ export class Channel {
     this.#partial = null;
     this.#emptyCarry(this.#pageF64[CONSUMED]); // the next frame starts here
     Atomics.store(this.#page, READING, 0);
-    if (payload !== null) frames.push(payload);
+    if (payload !== null) frames.push(decodeOne(decode, payload));
   }
 
-  async #finishAsync(frames: Uint8Array[]): Promise<void> {
+  async #finishAsync(frames: unknown[], decode: FrameDecoder): Promise<void> {
     while (this.#partial !== null) {
-      this.#continuePartial(frames);
+      this.#continuePartial(frames, decode);
       if (this.#partial !== null) {
         const ready = await pollWait(this.readFd, POLLIN, SLICE_MS);
         if (ready === 0) this.#discardIfTorn();
@@ -1149,5 +1199,18 @@ export class Channel {
     writeHeader(f, 0, payload.length);
     f.set(payload, h);
     return f;
+  }
+}
+
+/** Decodes one payload; what `decode` throws becomes a `DecodeFailure`. */
+function decodeOne(
+  decode: FrameDecoder,
+  payload: Uint8Array,
+  owned = true,
+): unknown {
+  try {
+    return decode(payload, owned);
+  } catch (e) {
+    return new DecodeFailure(e);
   }
 }

@@ -6,13 +6,18 @@
  */
 
 import { COUNTER_MAX, type SharedCounter } from "./_counter.ts";
-import type { QueueStats } from "./_channel.ts";
+import {
+  DecodeFailure,
+  type FrameDecoder,
+  NOTHING,
+  type QueueStats,
+} from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { checkMaxsize, resolveSerializer } from "./_options.ts";
 import { deadlineOf, waitFor } from "./_util.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
-import { decodeOwned, recycle } from "./_msgpack.ts";
+import { decode as msgpackDecode, decodeOwned, recycle } from "./_msgpack.ts";
 
 /** Buffered items that make the feeder write without waiting for the next turn. */
 const KICK_ITEMS = 1024;
@@ -177,7 +182,7 @@ export class Queue<T = unknown> {
   #queued = 0;
   #written = 0;
   #builtin: boolean;
-  #decode: (frame: Uint8Array) => unknown;
+  #decode: FrameDecoder;
   #lastPut = -Infinity;
   #flushWaiters: { target: number; resolve: () => void }[] = [];
   #isCancelled = (): boolean => this.#cancelled;
@@ -197,9 +202,13 @@ export class Queue<T = unknown> {
     // decodes, and reuse the buffers of payloads once written.
     const serializer = this.#serializer;
     this.#builtin = serializer === msgpack;
+    // Frames are decoded under the read lock, straight from the shared read
+    // buffer (msgpack copies what it keeps) or from a frame's own buffer.
     this.#decode = this.#builtin
-      ? decodeOwned
-      : (frame) => serializer.decode(frame);
+      ? (payload, owned) =>
+        owned ? decodeOwned(payload) : msgpackDecode(payload)
+      : (payload, owned) =>
+        serializer.decode(owned ? payload : payload.slice());
     if (internal?.core) {
       this.#core = internal.core;
     } else {
@@ -586,39 +595,70 @@ export class Queue<T = unknown> {
     const core = this.#core;
     core.check();
     options?.signal?.throwIfAborted();
-    const frames = await this.#take(
+    const items = await this.#take(
       1,
       Infinity,
       deadlineOf(options),
       options?.signal,
     );
-    return this.#decode(frames[0]) as T;
+    return items[0];
   }
 
-  /** Reads frames (see `Channel.readFrames`), then frees their slots. */
+  /**
+   * Takes items (see `Channel.readFrames`, which frees their slots) and
+   * hands them out with `#handOut`.
+   */
   async #take(
     maxItems: number,
     maxBytes: number,
     deadline: number,
     signal: AbortSignal | undefined,
-  ): Promise<Uint8Array[]> {
+  ): Promise<T[]> {
+    if (this.#pending.length > 0) return this.#handOut(maxItems);
     const core = this.#core;
     core.enter();
-    let frames;
+    let items;
     try {
-      frames = await core.channel.readFrames(
+      items = await core.channel.readFrames(
         maxItems,
         maxBytes,
         deadline,
         signal,
         core.check,
+        this.#decode,
       );
     } finally {
       core.leave();
     }
-    if (frames === null) throw new Empty();
-    this._onGot(frames.length);
-    return frames;
+    if (items === null) throw new Empty();
+    this.#pending = items;
+    return this.#handOut(maxItems);
+  }
+
+  /** Items taken from the pipe and not handed out yet (after a failure). */
+  #pending: unknown[] = [];
+
+  /**
+   * Hands out up to `max` taken items, in pipe order, stopping before one
+   * whose decoding failed; that one alone is thrown (by the next call if
+   * items came before it), so no good item is lost with a bad one.
+   */
+  #handOut(max: number): T[] {
+    const pending = this.#pending;
+    const first = pending[0];
+    if (first instanceof DecodeFailure) {
+      pending.shift();
+      this._onDropped(1); // it will never be marked done
+      throw first.error;
+    }
+    let k = 1;
+    while (
+      k < pending.length && k < max && !(pending[k] instanceof DecodeFailure)
+    ) k++;
+    const out = k === pending.length ? pending : pending.slice(0, k);
+    this.#pending = k === pending.length ? [] : pending.slice(k);
+    this._onGot(k);
+    return out as T[];
   }
 
   /**
@@ -640,10 +680,11 @@ export class Queue<T = unknown> {
   getNowait(): T {
     const core = this.#core;
     core.check();
-    const frame = core.channel.readFrameNow();
-    if (frame === null) throw new Empty();
-    this._onGot(1);
-    return this.#decode(frame) as T;
+    if (this.#pending.length > 0) return this.#handOut(1)[0];
+    const item = core.channel.readFrameNow(this.#decode);
+    if (item === NOTHING) throw new Empty();
+    this.#pending = [item];
+    return this.#handOut(1)[0];
   }
 
   /**
@@ -685,14 +726,12 @@ export class Queue<T = unknown> {
         `MaxBytes must be a number of at least 0, got ${maxBytes}`,
       );
     }
-    const frames = await this.#take(
+    return await this.#take(
       maxItems,
       maxBytes,
       deadlineOf(options),
       options?.signal,
     );
-    const decode = this.#decode;
-    return frames.map((f) => decode(f) as T);
   }
 
   /**

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { decodeOwned, recycle } from "./_msgpack.ts";
+import { decode as msgpackDecode, decodeOwned, recycle } from "./_msgpack.ts";
+import { DecodeFailure } from "./_channel.ts";
 import type { QueueStats } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
@@ -128,21 +129,27 @@ export class SimpleQueue<T = unknown> {
     const core = this.#core;
     core.check();
     core.enter();
-    let frames;
+    let items;
     try {
-      frames = await core.channel.readFrames(
+      const serializer = this.#serializer;
+      items = await core.channel.readFrames(
         1,
         Infinity,
         Infinity,
         undefined,
         core.check,
+        serializer === msgpack
+          ? (payload, owned) =>
+            owned ? decodeOwned(payload) : msgpackDecode(payload)
+          : (payload, owned) =>
+            serializer.decode(owned ? payload : payload.slice()),
       );
     } finally {
       core.leave();
     }
-    return (this.#serializer === msgpack
-      ? decodeOwned(frames![0])
-      : this.#serializer.decode(frames![0])) as T;
+    const item = items![0];
+    if (item instanceof DecodeFailure) throw item.error;
+    return item as T;
   }
 
   /**

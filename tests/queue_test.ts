@@ -698,6 +698,34 @@ test("Queue: 24 MiB of puts with no reader neither block for long nor fail; ever
 
 // ------------------------------------------------------------ putMany / getMany
 
+test("Queue.get()/getNowait()/getMany() reject with what the serializer's decode threw, for that item alone; no other item is lost", async () => {
+  const picky = {
+    encode: (v: unknown) => new TextEncoder().encode(String(v)),
+    decode: (b: Uint8Array) => {
+      const s = new TextDecoder().decode(b);
+      if (s.startsWith("bad")) throw new SyntaxError(`refused ${s}`);
+      return s;
+    },
+  };
+  await using q = new Queue<string>({ maxsize: 10, serializer: picky });
+  await q.putMany(["bad1", "ok1", "bad2", "ok2", "ok3", "bad3", "ok4"]);
+  await q.joinThread();
+  await rejects(q.get(), { name: "SyntaxError", message: "refused bad1" });
+  strictEqual(await q.get(), "ok1");
+  throws(() => q.getNowait(), { name: "SyntaxError", message: "refused bad2" });
+  deepStrictEqual(await q.getMany({ maxItems: 2 }), ["ok2", "ok3"]);
+  await rejects(q.getMany(), { name: "SyntaxError", message: "refused bad3" });
+  strictEqual(await q.get(), "ok4");
+  await q.putMany(["ok5", "bad4", "ok6"]);
+  await q.joinThread();
+  // A batch hands out the items before a bad one; the bad one comes next.
+  deepStrictEqual(await q.getMany({ timeout: 1000 }), ["ok5"]);
+  await rejects(q.getMany(), { name: "SyntaxError", message: "refused bad4" });
+  deepStrictEqual(await q.getMany(), ["ok6"]);
+  await rejects(q.get({ timeout: 50 }), Empty);
+  strictEqual(q.qsize(), 0, "slots of the refused items are free");
+});
+
 test("Queue.putMany() with one bad item rejects with TypeError and puts nothing", async () => {
   await using q = new Queue<unknown>();
   await rejects(q.putMany([1, 2, () => 3, 4]), (e: unknown) => {

@@ -301,6 +301,7 @@ export class Channel {
     check: () => void,
     decode: FrameDecoder = asBytes,
   ): Promise<unknown[] | null> {
+    let yielded = false;
     for (;;) {
       check();
       signal?.throwIfAborted();
@@ -312,7 +313,7 @@ export class Channel {
         const ms = sliceUntil(deadline);
         if (!this.readable()) {
           if (ms <= 0) return null;
-          if (!this.#spin()) await pollWait(this.readFd, POLLIN, ms);
+          if (!this.#spin()) yielded = await this.#sleep(ms, yielded);
           continue;
         }
         if (ms <= 0) return null;
@@ -350,8 +351,24 @@ export class Channel {
       if (frames !== null && frames.length > 0) return frames;
       const ms = sliceUntil(deadline);
       if (ms <= 0) return null;
-      if (!this.#spin()) await pollWait(this.readFd, POLLIN, ms);
+      if (!this.#spin()) yielded = await this.#sleep(ms, yielded);
     }
+  }
+
+  /**
+   * Waits for data on a helper thread, at most `ms`. The first time in a
+   * read, if this process's own feeder has frames to write, lets it run
+   * first (a few microtasks) and returns at once, to look again.
+   *
+   * @returns whether it only yielded
+   */
+  async #sleep(ms: number, yielded: boolean): Promise<boolean> {
+    if (!yielded && this.writesPending()) {
+      for (let k = 0; k < 8; k++) await null;
+      return true;
+    }
+    await pollWait(this.readFd, POLLIN, ms);
+    return yielded;
   }
 
   /**

@@ -580,6 +580,8 @@ export class Queue<T = unknown> {
    * @param options `block`, `timeout` (ms) and `signal`.
    * @returns A promise of the item.
    * @throws {Empty} (rejects) when no item arrived in time.
+   * @throws (rejects with) what the serializer's `decode` threw for the next
+   * item; that item is consumed, and no other item is lost with it.
    * @throws {ClosedError} (rejects) after `close()`, also while waiting.
    *
    * @example Usage
@@ -666,6 +668,7 @@ export class Queue<T = unknown> {
    *
    * @returns The item.
    * @throws {Empty} if none is there (or another reader holds the lock).
+   * @throws what the serializer's `decode` threw for the item (consumed).
    * @throws {ClosedError} after `close()`.
    *
    * @example Usage
@@ -695,6 +698,8 @@ export class Queue<T = unknown> {
    * @param options `maxItems` (default 1024), `maxBytes`, `timeout` (ms), `signal`.
    * @returns A promise of the items, in pipe order.
    * @throws {Empty} (rejects) when no item arrived in time.
+   * @throws (rejects with) what the serializer's `decode` threw for the next
+   * item; that item is consumed, and no other item is lost with it.
    * @throws {RangeError} (rejects) if `maxItems` is not a positive integer.
    *
    * @example Usage

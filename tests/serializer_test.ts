@@ -16,7 +16,13 @@ import {
   type Serializer,
   serializerByName,
 } from "../queues/serializer.ts";
-import { ExtType, MAX_DEPTH } from "../queues/_msgpack.ts";
+import {
+  decodeOwned,
+  encode as rawEncode,
+  ExtType,
+  MAX_DEPTH,
+  recycle,
+} from "../queues/_msgpack.ts";
 
 const QUEUE_MARKER = Symbol.for("@mp/queues.queue");
 
@@ -1165,4 +1171,35 @@ Deno.test("registerSerializer rejects nameless serializers and built-in names", 
   throws(() => registerSerializer(null as unknown as Serializer), TypeError);
   strictEqual(serializerByName("msgpack"), msgpack);
   strictEqual(serializerByName("bytes"), bytes);
+});
+
+Deno.test("msgpack encoder reuses a big payload's buffer only after recycle(), and never a slab or foreign buffer", () => {
+  const a = rawEncode(new Uint8Array(100_000).fill(1));
+  const b = rawEncode(new Uint8Array(100_000).fill(2));
+  ok(a.buffer !== b.buffer, "a buffer was reused before it was given back");
+  recycle(a);
+  const c = rawEncode(new Uint8Array(100_000).fill(3));
+  strictEqual(c.buffer, a.buffer, "a given-back buffer was not reused");
+  ok(c.subarray(5).every((x) => x === 3));
+  ok(b.subarray(5).every((x) => x === 2), "another payload was overwritten");
+  // Small values live in the shared slab; foreign buffers are not ours.
+  const small = rawEncode(42);
+  recycle(small);
+  const foreign = new Uint8Array(200_000);
+  recycle(foreign);
+  const d = rawEncode(new Uint8Array(150_000).fill(4));
+  ok(d.buffer !== foreign.buffer && d.buffer !== small.buffer);
+  deepStrictEqual(msgpack.decode(small), 42);
+});
+
+Deno.test("decodeOwned() returns a big bin as a view of its input, a small one as a copy", () => {
+  const big = rawEncode(new Uint8Array(10_000).fill(7));
+  const v = decodeOwned(big) as Uint8Array;
+  strictEqual(v.buffer, big.buffer);
+  strictEqual(v.length, 10_000);
+  const small = rawEncode(new Uint8Array(100).fill(7));
+  const w = decodeOwned(small) as Uint8Array;
+  ok(w.buffer !== small.buffer);
+  // The public decode always copies.
+  ok((msgpack.decode(big) as Uint8Array).buffer !== big.buffer);
 });

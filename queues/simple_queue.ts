@@ -99,6 +99,8 @@ export class SimpleQueue<T = unknown> {
     const core = this.#core;
     core.check();
     const payload = this.#serializer.encode(item);
+    // A small item goes in one atomic write when the lock is free.
+    if (core.channel.writeSmallNow(payload)) return;
     core.enter();
     try {
       await core.channel.writeFrames([payload], core.check);

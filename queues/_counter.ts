@@ -3,7 +3,8 @@
 // atomic operations, so a process killed at any moment leaves the count
 // exact (a named POSIX semaphore can only be posted one at a time).
 
-import { futexWait, futexWake } from "../ffi/futex.ts";
+import { futexWake } from "../ffi/futex.ts";
+import { sleepOn } from "./_util.ts";
 
 /** The largest value of a counter. */
 export const COUNTER_MAX = 2 ** 31 - 1;
@@ -74,26 +75,16 @@ export class SharedCounter {
    *
    * @returns whether one was taken
    */
-  async wait(ms: number): Promise<boolean> {
-    if (this.tryWait()) return true;
-    const deadline = performance.now() + ms;
-    const page = this.#page;
-    Atomics.add(page, this.#slot + 1, 1);
-    try {
-      for (;;) {
-        const v = Atomics.load(page, this.#slot);
-        if (v > 0) {
-          if (this.tryWait()) return true;
-          continue;
-        }
-        const left = deadline - performance.now();
-        if (left <= 0) return false;
-        await futexWait(this.#word, v, left);
-        if (this.tryWait()) return true;
-      }
-    } finally {
-      Atomics.sub(page, this.#slot + 1, 1);
-    }
+  wait(ms: number): Promise<boolean> {
+    if (this.tryWait()) return Promise.resolve(true);
+    return sleepOn(
+      this.#page,
+      this.#slot,
+      this.#slot + 1,
+      this.#word,
+      ms,
+      (value) => value > 0 && this.tryWait(),
+    );
   }
 
   /**
@@ -101,21 +92,15 @@ export class SharedCounter {
    *
    * @returns whether it was zero
    */
-  async waitZero(ms: number): Promise<boolean> {
-    const deadline = performance.now() + ms;
-    const page = this.#page;
-    Atomics.add(page, this.#slot + 1, 1);
-    try {
-      for (;;) {
-        const v = Atomics.load(page, this.#slot);
-        if (v <= 0) return true;
-        const left = deadline - performance.now();
-        if (left <= 0) return false;
-        await futexWait(this.#word, v, left);
-      }
-    } finally {
-      Atomics.sub(page, this.#slot + 1, 1);
-    }
+  waitZero(ms: number): Promise<boolean> {
+    return sleepOn(
+      this.#page,
+      this.#slot,
+      this.#slot + 1,
+      this.#word,
+      ms,
+      (value) => value <= 0,
+    );
   }
 
   /** Gives back `n` (default 1) in one step, waking up to `n` takers. */

@@ -5,8 +5,9 @@
 // (another compare-and-swap: exactly one waiter wins). Waiters sleep on the
 // word with a futex.
 
-import { futexWait, futexWake } from "../ffi/futex.ts";
+import { futexWake } from "../ffi/futex.ts";
 import { isAlive, pid, yieldCpu } from "../ffi/process.ts";
+import { sleepOn } from "./_util.ts";
 
 /** Looks at a busy lock before sleeping on it. */
 const SPINS = 20;
@@ -55,24 +56,14 @@ export class ProcessLock {
       yieldCpu();
       if (this.tryAcquire()) return true;
     }
-    const page = this.#page;
-    const deadline = performance.now() + ms;
-    Atomics.add(page, this.#waiters, 1);
-    try {
-      for (;;) {
-        const holder = Atomics.load(page, this.#slot);
-        if (holder === 0) {
-          if (this.tryAcquire()) return true;
-          continue;
-        }
-        const left = deadline - performance.now();
-        if (left <= 0) return false;
-        await futexWait(this.#word, holder, left);
-        if (this.tryAcquire()) return true;
-      }
-    } finally {
-      Atomics.sub(page, this.#waiters, 1);
-    }
+    return sleepOn(
+      this.#page,
+      this.#slot,
+      this.#waiters,
+      this.#word,
+      ms,
+      (holder) => holder === 0 && this.tryAcquire(),
+    );
   }
 
   /** Gives the lock back, waking one sleeper. */

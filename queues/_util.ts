@@ -1,4 +1,7 @@
-// Private helpers of the queues layer: deadlines, waiting in slices, names.
+// Private helpers of the queues layer: deadlines, waiting in slices, sleeping
+// on a word of shared memory.
+
+import { futexWait } from "../ffi/futex.ts";
 
 /**
  * The longest single sleep of a waiting call. A wait runs as a series of
@@ -59,12 +62,35 @@ export async function waitFor(
   }
 }
 
-const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
-
-/** A random string of `length` characters from `[a-z0-9]` (crypto-strong). */
-export function randomId(length: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(length));
-  let s = "";
-  for (const b of bytes) s += ALPHABET[b % ALPHABET.length];
-  return s;
+/**
+ * Sleeps on a helper thread (a futex) on the shared word `page[slot]` until
+ * `ready(value)` is true, at most `ms`; counts itself in `page[sleepers]`
+ * meanwhile, so that a waker knows to wake. `ready` may take what it waits
+ * for (a compare-and-swap); if it fails because the word changed, the word
+ * is looked at again before sleeping.
+ *
+ * @returns whether `ready` came true in time
+ */
+export async function sleepOn(
+  page: Int32Array,
+  slot: number,
+  sleepers: number,
+  word: Deno.PointerValue,
+  ms: number,
+  ready: (value: number) => boolean,
+): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  Atomics.add(page, sleepers, 1);
+  try {
+    for (;;) {
+      const value = Atomics.load(page, slot);
+      if (ready(value)) return true;
+      if (Atomics.load(page, slot) !== value) continue;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await futexWait(word, value, left);
+    }
+  } finally {
+    Atomics.sub(page, sleepers, 1);
+  }
 }

@@ -114,10 +114,10 @@ const CONSUMED = 13; // Float64 slot
 // Set by a reader as it releases the read lock: frames ending at or before it
 // went to a caller.
 const DELIVERED = 19; // Float64 slot
-// Kept by the write-lock holder: where the last whole frame in the pipe ends,
-// where the frame being written will end, and how many frame ends it has
-// put in the ring (each frame's end offset, modulo 2^32, at MARKS).
-const BOUNDARY = 10; // Float64 slot
+// Kept by the write-lock holder: where the frame being written will end, and
+// how many frame ends it has put in the ring (each frame's end offset, modulo
+// 2^32, at MARKS; the last one is where the last whole frame in the pipe
+// ends).
 const NEXT_END = 11; // Float64 slot
 const MARK_SEQ = 15; // Float64 slot
 // The ring holds the end of every frame a full pipe can hold (1 MiB of 4-byte
@@ -182,7 +182,6 @@ export class Channel {
   #scratch = new Uint8Array(SCRATCH);
   #out = new Uint8Array(COALESCE);
   #page: Int32Array;
-  #pageBytes: Uint8Array;
   #pageF64: Float64Array;
   #ring: Uint32Array;
   #carry: Uint8Array;
@@ -192,7 +191,6 @@ export class Channel {
     this.writeFd = writeFd;
     this.shared = shared;
     this.#page = new Int32Array(shared.buffer, 0, PAGE_BYTES / 4);
-    this.#pageBytes = new Uint8Array(shared.buffer, 0, PAGE_BYTES);
     this.#pageF64 = new Float64Array(shared.buffer, 0, PAGE_BYTES / 8);
     this.#ring = new Uint32Array(shared.buffer, MARKS, RING);
     this.#carry = new Uint8Array(shared.buffer, CARRY_AT, CARRY);
@@ -313,7 +311,7 @@ export class Channel {
         const ms = sliceUntil(deadline);
         if (!this.readable()) {
           if (ms <= 0) return null;
-          if (!this.#spin()) yielded = await this.#sleep(ms, yielded);
+          yielded = await this.#awaitData(ms, yielded);
           continue;
         }
         if (ms <= 0) return null;
@@ -351,22 +349,25 @@ export class Channel {
       if (frames !== null && frames.length > 0) return frames;
       const ms = sliceUntil(deadline);
       if (ms <= 0) return null;
-      if (!this.#spin()) yielded = await this.#sleep(ms, yielded);
+      yielded = await this.#awaitData(ms, yielded);
     }
   }
 
   /**
-   * Waits for data on a helper thread, at most `ms`. The first time in a
-   * read, if this process's own feeder has frames to write, lets it run
-   * first (a few microtasks) and returns at once, to look again.
+   * Waits for data, at most `ms`. If this process's own feeder has frames to
+   * write, lets it run first (a few microtasks, once per read: `yielded`)
+   * and returns at once, to look again; otherwise spins briefly, then sleeps
+   * on a helper thread.
    *
-   * @returns whether it only yielded
+   * @returns `yielded`, or true if this call only yielded
    */
-  async #sleep(ms: number, yielded: boolean): Promise<boolean> {
-    if (!yielded && this.writesPending()) {
-      for (let k = 0; k < 8; k++) await null;
-      return true;
-    }
+  async #awaitData(ms: number, yielded: boolean): Promise<boolean> {
+    if (this.writesPending()) {
+      if (!yielded) {
+        for (let k = 0; k < 8; k++) await null;
+        return true;
+      }
+    } else if (this.#spin()) return yielded;
     await pollWait(this.readFd, POLLIN, ms);
     return yielded;
   }
@@ -379,7 +380,6 @@ export class Channel {
    * @returns whether data (or end of file) arrived
    */
   #spin(): boolean {
-    if (this.writesPending()) return false;
     // One spinner per queue: several would only take the CPU from writers.
     const page = this.#page;
     const other = Atomics.compareExchange(page, SPINNER, 0, pid);
@@ -443,7 +443,7 @@ export class Channel {
 
   /**
    * Takes the read lock over if its holder died. The stream position it left
-   * is unknown until `#resync` (which needs the write lock too) finds it.
+   * is unknown until `#resync` finds it.
    */
   #recoverReader(): boolean {
     const dead = this.rlock.takeOverIfDead();
@@ -554,7 +554,7 @@ export class Channel {
         start = nextEnd; // inside the frame being written
         lost = 1;
       } else if (i < low && seq > RING && start > head) {
-        return this.#resyncBySearch(head); // the ring no longer reaches head
+        return this.#resyncBySearch(head, seq); // the ring no longer reaches head
       }
     }
     page[READING] = 0;
@@ -607,7 +607,7 @@ export class Channel {
     if ((Atomics.load(page, WRITE_SEQ) & 1) === 1) {
       Atomics.add(page, WRITE_SEQ, 1); // a writer died inside a write call
     }
-    f64[WRITTEN] = f64[BOUNDARY] = f64[NEXT_END] = f64[CONSUMED];
+    f64[WRITTEN] = f64[NEXT_END] = f64[CONSUMED];
     this.#pushMark(f64[CONSUMED]);
   }
 
@@ -634,9 +634,9 @@ export class Channel {
    * first offset from which whole frames run exactly to that end is where the
    * stream resumes (the frames from there are delivered from this process).
    */
-  #resyncBySearch(head: number): boolean {
+  #resyncBySearch(head: number, seq: number): boolean {
     const f64 = this.#pageF64;
-    const all = this.#readUpTo(f64[BOUNDARY] - head);
+    const all = this.#readUpTo(this.#mark(seq - 1, head) - head);
     const got = all.length;
     f64[CONSUMED] = f64[DELIVERED] = head + got;
     this.#emptyCarry(head + got);
@@ -709,17 +709,25 @@ export class Channel {
     const dead = this.wlock.takeOverIfDead();
     if (dead === 0) return false;
     const p = this.#partial!;
-    const got = `${p.have} of ${p.length} payload bytes`;
     this.#partial = null;
-    this.#emptyCarry(this.#pageF64[CONSUMED]);
     Atomics.store(this.#page, READING, 0);
-    Atomics.add(this.#page, TORN, 1);
     this.#restartCounts(); // the pipe is empty
-    console.warn(
-      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${got}`,
-    );
+    this.#tornFrame(dead, `${p.have} of ${p.length} payload bytes`);
     this.wlock.release();
     return true;
+  }
+
+  /**
+   * Holding both locks, with the pipe empty and the counts restarted: the
+   * frame a dead writer began (its bytes in the read buffer or in a partial
+   * frame, `what`) is discarded, counted and warned about once.
+   */
+  #tornFrame(dead: number, what: string): void {
+    this.#emptyCarry(this.#pageF64[CONSUMED]);
+    Atomics.add(this.#page, TORN, 1);
+    console.warn(
+      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${what}`,
+    );
   }
 
   #partial: PartialFrame | null = null;
@@ -891,12 +899,8 @@ export class Channel {
     if (carried <= 0 || this.readable()) return;
     const dead = this.wlock.takeOverIfDead();
     if (dead === 0) return;
-    this.#emptyCarry(f64[CARRY_END]);
-    Atomics.add(this.#page, TORN, 1);
     this.#restartCounts(); // the pipe is empty
-    console.warn(
-      `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} bytes of it`,
-    );
+    this.#tornFrame(dead, `${carried} bytes of it`);
     this.wlock.release();
   }
 
@@ -1055,14 +1059,8 @@ export class Channel {
       this.#restartCounts(); // the pipe is empty
       const f64 = this.#pageF64;
       const carried = f64[CARRY_END] - f64[CARRY_START];
-      if (carried > 0) {
-        // The read buffer holds the start of the dead writer's last frame.
-        this.#emptyCarry(f64[CARRY_END]);
-        Atomics.add(this.#page, TORN, 1);
-        console.warn(
-          `@mp/queues: discarded a torn frame: its writer (pid ${dead}) died after writing ${carried} bytes of it`,
-        );
-      }
+      // The read buffer holds the start of the dead writer's last frame.
+      if (carried > 0) this.#tornFrame(dead, `${carried} bytes of it`);
       return true;
     } finally {
       this.rlock.release();
@@ -1071,7 +1069,7 @@ export class Channel {
 
   /**
    * One `write` call, counted in shared memory (`WRITE_SEQ` is odd while it
-   * is in flight, so that `#head()` reads a consistent count).
+   * is in flight, so that `#snapshot()` reads a consistent count).
    */
   #write(buf: Uint8Array, off: number, length: number): number {
     const page = this.#page;
@@ -1088,13 +1086,10 @@ export class Channel {
       if (i < ends.length && ends[i] <= done) {
         const ring = this.#ring;
         let seq = f64[MARK_SEQ];
-        let end = 0;
         while (i < ends.length && ends[i] <= done) {
-          end = this.#wBase + ends[i++];
-          ring[seq++ & RING_MASK] = end >>> 0;
+          ring[seq++ & RING_MASK] = (this.#wBase + ends[i++]) >>> 0;
         }
         f64[MARK_SEQ] = seq;
-        f64[BOUNDARY] = end;
       }
       if (this.#entry >= 0 && i > this.#wEi) {
         Atomics.sub(page, this.#entry + 1, i - this.#wEi);
@@ -1207,15 +1202,6 @@ export class Channel {
     } finally {
       this.wlock.release();
     }
-  }
-
-  /** Builds a frame (header and payload in one buffer) for a small payload. */
-  static frame(payload: Uint8Array): Uint8Array {
-    const h = headerSize(payload.length);
-    const f = new Uint8Array(h + payload.length);
-    writeHeader(f, 0, payload.length);
-    f.set(payload, h);
-    return f;
   }
 }
 

@@ -13,11 +13,11 @@ import {
   type QueueStats,
 } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
-import { checkMaxsize, resolveSerializer } from "./_options.ts";
+import { checkMaxsize, frameDecoder, resolveSerializer } from "./_options.ts";
 import { deadlineOf, waitFor } from "./_util.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
-import { decode as msgpackDecode, decodeOwned, recycle } from "./_msgpack.ts";
+import { recycle } from "./_msgpack.ts";
 
 /** Buffered items that make the feeder write without waiting for the next turn. */
 const KICK_ITEMS = 1024;
@@ -198,17 +198,9 @@ export class Queue<T = unknown> {
     const internal = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL];
     this.#serializer = options?.serializer ?? msgpack;
-    // The built-in msgpack may lend big binary values from the frames it
-    // decodes, and reuse the buffers of payloads once written.
-    const serializer = this.#serializer;
-    this.#builtin = serializer === msgpack;
-    // Frames are decoded under the read lock, straight from the shared read
-    // buffer (msgpack copies what it keeps) or from a frame's own buffer.
-    this.#decode = this.#builtin
-      ? (payload, owned) =>
-        owned ? decodeOwned(payload) : msgpackDecode(payload)
-      : (payload, owned) =>
-        serializer.decode(owned ? payload : payload.slice());
+    // The built-in msgpack reuses the buffers of payloads once written.
+    this.#builtin = this.#serializer === msgpack;
+    this.#decode = frameDecoder(this.#serializer);
     if (internal?.core) {
       this.#core = internal.core;
     } else {

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { decode as msgpackDecode, decodeOwned, recycle } from "./_msgpack.ts";
-import { DecodeFailure } from "./_channel.ts";
+import { recycle } from "./_msgpack.ts";
+import { DecodeFailure, type FrameDecoder } from "./_channel.ts";
 import type { QueueStats } from "./_channel.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
-import { resolveSerializer } from "./_options.ts";
+import { frameDecoder, resolveSerializer } from "./_options.ts";
 
 /**
  * Options of {@linkcode SimpleQueue}.
@@ -54,6 +54,7 @@ export interface SimpleQueueOptions {
 export class SimpleQueue<T = unknown> {
   #core: Core;
   #serializer: Serializer;
+  #decode: FrameDecoder;
 
   /**
    * Creates a queue: a pipe and a little shared memory (no names, so
@@ -68,6 +69,7 @@ export class SimpleQueue<T = unknown> {
     this.#core = adopted ??
       Core.create("SimpleQueue", [], 0, resolveSerializer(this.#serializer));
     if (adopted) this.#serializer = options!.serializer!;
+    this.#decode = frameDecoder(this.#serializer);
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
   }
 
@@ -133,18 +135,13 @@ export class SimpleQueue<T = unknown> {
     core.enter();
     let items;
     try {
-      const serializer = this.#serializer;
       items = await core.channel.readFrames(
         1,
         Infinity,
         Infinity,
         undefined,
         core.check,
-        serializer === msgpack
-          ? (payload, owned) =>
-            owned ? decodeOwned(payload) : msgpackDecode(payload)
-          : (payload, owned) =>
-            serializer.decode(owned ? payload : payload.slice()),
+        this.#decode,
       );
     } finally {
       core.leave();

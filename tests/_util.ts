@@ -66,3 +66,17 @@ export async function pendingAfter(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Counts the torn-frame warnings written with `console.warn` (others pass
+ * through) until `restore()`.
+ */
+export function countTornWarnings(): { count(): number; restore(): void } {
+  const warn = console.warn;
+  let warnings = 0;
+  console.warn = (...args: unknown[]) => {
+    if (String(args[0]).includes("discarded a torn frame")) warnings++;
+    else warn(...args);
+  };
+  return { count: () => warnings, restore: () => (console.warn = warn) };
+}

@@ -3,7 +3,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { bytes, Queue, SimpleQueue, spawn } from "../mod.ts";
-import { withTimeout, workerUrl } from "./_util.ts";
+import { countTornWarnings, withTimeout, workerUrl } from "./_util.ts";
 import { checkItem } from "./workers/rel_items.ts";
 
 const RUNS = Number(Deno.env.get("MPQ_CRASH_RUNS") ?? 5);
@@ -239,19 +239,14 @@ for (
 for (const kind of ["SimpleQueue", "Queue"] as const) {
   Deno.test(`a producer killed while writing 1 MiB items: its torn frame is counted and warned about once; a surviving producer loses nothing (${kind}, ${RUNS} runs)`, async () => {
     const totals = { runs: 0, kills: 0, tornFrames: 0, warnings: 0, lost: 0 };
-    const warn = console.warn;
-    let warnings = 0;
-    console.warn = (...args: unknown[]) => {
-      if (String(args[0]).includes("discarded a torn frame")) warnings++;
-      else warn(...args);
-    };
+    const tornWarnings = countTornWarnings();
     try {
       for (let run = 0; run < RUNS; run++) {
         const q = kind === "SimpleQueue"
           ? new SimpleQueue<Uint8Array>({ serializer: bytes })
           : new Queue<Uint8Array>({ maxsize: 4, serializer: bytes });
         const procs = [];
-        const warned = warnings;
+        const warned = tornWarnings.count();
         try {
           const victim = spawn(workerUrl("rel_producer.ts"), {
             args: [q, 0, 1000, SIZE],
@@ -334,13 +329,13 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
           const torn = q.stats().tornFrames;
           ok(torn <= 1, `${torn} torn frames from one kill (${kind})`);
           strictEqual(
-            warnings - warned,
+            tornWarnings.count() - warned,
             torn,
             `one warning per torn frame (${kind})`,
           );
           strictEqual(q.stats().lostFrames, 0);
           totals.tornFrames += torn;
-          totals.warnings += warnings - warned;
+          totals.warnings += tornWarnings.count() - warned;
           totals.runs++;
         } finally {
           q.close();
@@ -355,7 +350,7 @@ for (const kind of ["SimpleQueue", "Queue"] as const) {
         }
       }
     } finally {
-      console.warn = warn;
+      tornWarnings.restore();
     }
     strictEqual(totals.runs, RUNS);
     console.log(`producer kills (${kind}): ${JSON.stringify(totals)}`);

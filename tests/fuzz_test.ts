@@ -19,7 +19,7 @@ import {
 } from "../ffi/fd.ts";
 import { SharedMemory } from "../ffi/shm.ts";
 import { Channel, SHARED_BYTES } from "../queues/_channel.ts";
-import { withTimeout } from "./_util.ts";
+import { countTornWarnings, withTimeout } from "./_util.ts";
 
 const N = Number(Deno.env.get("MPQ_FUZZ_N") ?? 100_000);
 const SEED = Number(Deno.env.get("MPQ_FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
@@ -881,12 +881,7 @@ Deno.test(`Queue getNowait/get/getMany: ${QUEUE_N} fuzzed pipes left by a dead w
   const pool: Uint8Array[] = [];
   for (let i = 0; i < 200; i++) pool.push(msgpack.encode(randomValue(r)));
   const counts: Counts = {};
-  const warn = console.warn;
-  let warnings = 0;
-  console.warn = (...args: unknown[]) => {
-    if (String(args[0]).includes("discarded a torn frame")) warnings++;
-    else warn(...args);
-  };
+  const tornWarnings = countTornWarnings();
   try {
     const cases: QueueCase[] = [];
     for (let i = 0; i < QUEUE_N; i++) {
@@ -913,7 +908,7 @@ Deno.test(`Queue getNowait/get/getMany: ${QUEUE_N} fuzzed pipes left by a dead w
       );
     }
   } finally {
-    console.warn = warn;
+    tornWarnings.restore();
   }
   let ends = 0;
   for (const [k, v] of Object.entries(counts)) {
@@ -921,7 +916,7 @@ Deno.test(`Queue getNowait/get/getMany: ${QUEUE_N} fuzzed pipes left by a dead w
   }
   strictEqual(ends, QUEUE_N, "every case has exactly one ending");
   strictEqual(
-    warnings,
+    tornWarnings.count(),
     counts["end: torn, Empty"] ?? 0,
     "one warning per torn frame",
   );

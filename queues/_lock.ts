@@ -47,14 +47,14 @@ export class ProcessLock {
    *
    * @returns whether this process now holds it
    */
-  async wait(ms: number): Promise<boolean> {
-    if (this.tryAcquire()) return true;
+  wait(ms: number): Promise<boolean> {
+    if (this.tryAcquire()) return Promise.resolve(true);
     // Locks are held for microseconds: look again a few times on this
     // thread, yielding the CPU to the holder, before sleeping on a helper
     // thread (a hop of tens of microseconds).
     for (let i = 0; i < SPINS; i++) {
       yieldCpu();
-      if (this.tryAcquire()) return true;
+      if (this.tryAcquire()) return Promise.resolve(true);
     }
     return sleepOn(
       this.#page,

@@ -157,6 +157,49 @@ export function pollNow(fd: number, events: number, timeoutMs = 0): number {
   return r > 0 ? pollBuf[1] >>> 16 : 0;
 }
 
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+const eventCount = new BigUint64Array(1);
+const eventBytes = new Uint8Array(eventCount.buffer);
+
+/** Creates a non-blocking, close-on-exec eventfd (a counter to wake a poll). */
+export function createEventFd(): number {
+  return unwrap(libc.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
+}
+
+/** Adds one to the eventfd `fd`, making it readable. */
+export function signalEventFd(fd: number): void {
+  eventCount[0] = 1n;
+  if (libc.write(fd, eventBytes, 8) === -1 && errno() !== EAGAIN) {
+    throw osError(errno(), `write(${fd})`);
+  }
+}
+
+/** Resets the eventfd `fd` to zero (not readable). */
+export function drainEventFd(fd: number): void {
+  libc.read(fd, eventBytes, 8);
+}
+
+/**
+ * Polls the `pollfd` array `fds` (`n` entries of two Int32s: the fd, then
+ * `events | revents << 16`) on a helper thread, at most `timeoutMs`. A failed
+ * or interrupted poll reports 0, like a timeout.
+ *
+ * @returns how many entries have `revents` set
+ */
+export async function pollManyWait(
+  fds: Int32Array,
+  n: number,
+  timeoutMs: number,
+): Promise<number> {
+  const r = await libc.poll_nb(
+    new Uint8Array(fds.buffer, fds.byteOffset, n * 8),
+    n,
+    Math.max(0, Math.ceil(timeoutMs)),
+  );
+  return r > 0 ? r : 0;
+}
+
 /**
  * Waits on a helper thread until `fd` is ready for `events` or `timeoutMs`
  * passes. A failed or interrupted poll reports 0, like a timeout: the caller

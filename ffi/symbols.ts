@@ -42,6 +42,8 @@ export const SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
   // const char *gnu_get_libc_version(void);
   gnu_get_libc_version: { parameters: [], result: "pointer" },
+  // int eventfd(unsigned int initval, int flags);
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
   // int memfd_create(const char *name, unsigned int flags);
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   // int ftruncate(int fd, off_t length);

@@ -1,12 +1,15 @@
-// The per-process state behind one queue handle: the channel, the counters,
-// the closed flag, in-flight operations, and when resources are released.
-// Also what crosses into a worker (the handle).
+// The per-process state behind one queue handle: its transport and ledger,
+// the closed flag, the waits its close() wakes, the operations in flight,
+// and when its fds and memory are released. Also what crosses into a
+// worker (the handle).
 
 import { closeFd, createPipe, setNonBlocking, setPipeSize } from "../ffi/fd.ts";
 import { isAlive, pid } from "../ffi/process.ts";
 import { SharedMemory } from "../ffi/shm.ts";
-import { Channel, COUNTER_COUNT, SHARED_BYTES } from "./_channel.ts";
-import type { SharedCounter } from "./_counter.ts";
+import { Channel } from "./native/_channel.ts";
+import { SHARED_BYTES } from "./native/_layout.ts";
+import type { Ledger } from "./_ledger.ts";
+import { forgetFd, type Until, WaitGroup } from "./_wait.ts";
 import { ClosedError } from "./errors.ts";
 
 /** Marks queue objects: serializers refuse them; `spawn` hands them over. */
@@ -35,9 +38,15 @@ export const INTERNAL: unique symbol = Symbol("@mp/queues.internal") as never;
 /** Internal construction data, under {@linkcode INTERNAL}. */
 export interface Internal {
   kind?: QueueKind;
-  extra?: number[];
   core?: Core;
 }
+
+/** How many counters each kind uses: slots, then unfinished tasks. */
+const COUNTERS: Record<QueueKind, number> = {
+  SimpleQueue: 0,
+  Queue: 1,
+  JoinableQueue: 2,
+};
 
 /** How often a worker looks whether the queue's creator is still alive. */
 const CREATOR_CHECK_MS = 250;
@@ -49,50 +58,37 @@ const PIPE_SIZE = 1 << 20;
 export class Core {
   readonly kind: QueueKind;
   readonly channel: Channel;
-  /** The queue's counters (slots, unfinished; none for SimpleQueue). */
-  readonly counters: SharedCounter[];
+  readonly ledger: Ledger;
   readonly maxsize: number;
   readonly serializer: string;
   readonly creator: number;
   readonly owner: boolean;
-  /** Items this process got and has not marked done (JoinableQueue). */
-  held = 0;
+  /** The waits of this handle: `close()` wakes them. */
+  readonly group: WaitGroup;
   #closed = false;
   #busy = 0;
   #released = false;
+  #creatorSeen = 0;
 
   private constructor(
     kind: QueueKind,
     channel: Channel,
-    counters: SharedCounter[],
     maxsize: number,
     serializer: string,
     creator: number,
   ) {
     this.kind = kind;
     this.channel = channel;
-    this.counters = counters;
+    this.ledger = channel.ledger;
     this.maxsize = maxsize;
     this.serializer = serializer;
     this.creator = creator;
     this.owner = creator === pid;
+    this.group = new WaitGroup(this.owner ? 0 : creator);
   }
 
-  /**
-   * Creates a new queue's pipe and shared memory, with counters starting at
-   * `values`.
-   */
-  static create(
-    kind: QueueKind,
-    values: number[],
-    maxsize: number,
-    serializer: string,
-  ): Core {
-    if (values.length > COUNTER_COUNT) {
-      throw new RangeError(
-        `Cannot create a queue with ${values.length} counters`,
-      );
-    }
+  /** Creates a new queue's pipe and shared memory. */
+  static create(kind: QueueKind, maxsize: number, serializer: string): Core {
     let fds: [number, number] | null = null;
     let shared: SharedMemory;
     try {
@@ -105,31 +101,24 @@ export class Core {
       if (fds) fds.forEach(closeFd);
       throw e;
     }
-    const channel = new Channel(fds[0], fds[1], shared);
-    const counters = values.map((value, i) => {
-      const c = channel.counter(i);
-      c.init(value);
-      return c;
+    const channel = new Channel(fds[0], fds[1], shared, {
+      counters: COUNTERS[kind],
+      maxsize,
     });
-    return new Core(kind, channel, counters, maxsize, serializer, pid);
+    // Slots start at the bound; unfinished tasks at 0.
+    channel.counters[0]?.init(channel.ledger.bound);
+    channel.counters[1]?.init(0);
+    return new Core(kind, channel, maxsize, serializer, pid);
   }
 
   /** Adopts a handle received from the parent (in a worker). */
   static fromHandle(h: QueueHandle): Core {
     const shared = SharedMemory.attach(h.fds[2], SHARED_BYTES);
-    const channel = new Channel(h.fds[0], h.fds[1], shared);
-    const counters = Array.from(
-      { length: h.counters },
-      (_, i) => channel.counter(i),
-    );
-    return new Core(
-      h.kind,
-      channel,
-      counters,
-      h.maxsize,
-      h.serializer,
-      h.creator,
-    );
+    const channel = new Channel(h.fds[0], h.fds[1], shared, {
+      counters: h.counters,
+      maxsize: h.maxsize,
+    });
+    return new Core(h.kind, channel, h.maxsize, h.serializer, h.creator);
   }
 
   /** The handle a worker needs to adopt this queue. */
@@ -139,7 +128,7 @@ export class Core {
     return {
       kind: this.kind,
       fds: [channel.readFd, channel.writeFd, channel.shared.fd],
-      counters: this.counters.length,
+      counters: channel.counters.length,
       maxsize: this.maxsize,
       serializer: this.serializer,
       creator: this.creator,
@@ -151,7 +140,10 @@ export class Core {
     return this.#closed;
   }
 
-  #creatorSeen = 0;
+  /** The wait limits of a call: its deadline and signal, and this handle's close. */
+  until(deadline: number, signal: AbortSignal | undefined): Until {
+    return { deadline, signal, group: this.group };
+  }
 
   /**
    * Throws `ClosedError` once this process closed the queue, or (in a worker)
@@ -161,10 +153,12 @@ export class Core {
   check = (): void => {
     if (this.#closed) throw new ClosedError(`${this.kind} is closed`);
     if (this.owner) return;
-    const now = performance.now();
-    if (now - this.#creatorSeen < CREATOR_CHECK_MS) return;
-    this.#creatorSeen = now;
-    if (isAlive(this.creator)) return;
+    if (!this.group.creatorGone) {
+      const now = performance.now();
+      if (now - this.#creatorSeen < CREATOR_CHECK_MS) return;
+      this.#creatorSeen = now;
+      if (isAlive(this.creator)) return;
+    }
     this.close();
     throw new ClosedError(
       `${this.kind} is closed: the process that created it (pid ${this.creator}) has exited`,
@@ -181,10 +175,14 @@ export class Core {
     if (--this.#busy === 0 && this.#closed) this.#release();
   }
 
-  /** Closes this process's handle; resources go once nothing is in flight. */
+  /**
+   * Closes this process's handle: its waits wake (and see the close); the
+   * fds and memory go once nothing is in flight.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.group.wakeAll();
     if (this.#busy === 0) this.#release();
   }
 
@@ -192,6 +190,8 @@ export class Core {
     if (this.#released) return;
     this.#released = true;
     const { channel } = this;
+    forgetFd(channel.readFd);
+    forgetFd(channel.writeFd);
     closeFd(channel.readFd);
     closeFd(channel.writeFd);
     channel.shared.close();

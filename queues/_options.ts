@@ -1,34 +1,6 @@
-// Validation of constructor and call options, and what a serializer option
-// turns into.
+// Validation of constructor and call options.
 
-import { msgpack, type Serializer } from "./serializer.ts";
-import { COUNTER_MAX } from "./_counter.ts";
-import type { FrameDecoder } from "./_channel.ts";
-import { decode as msgpackDecode, decodeOwned } from "./_msgpack.ts";
-
-/**
- * How a queue decodes frames under the read lock: straight from the shared
- * read buffer (the built-in msgpack copies what it keeps; any other
- * serializer gets a copy) or from a frame's own buffer (the built-in msgpack
- * lends big binary values from it).
- */
-export function frameDecoder(serializer: Serializer): FrameDecoder {
-  return serializer === msgpack
-    ? (payload, owned) => owned ? decodeOwned(payload) : msgpackDecode(payload)
-    : (payload, owned) => serializer.decode(owned ? payload : payload.slice());
-}
-
-/** The name a serializer crosses into a worker with ("" if it has none). */
-export function resolveSerializer(serializer: Serializer): string {
-  if (
-    serializer === null || typeof serializer !== "object" ||
-    typeof serializer.encode !== "function" ||
-    typeof serializer.decode !== "function"
-  ) {
-    throw new TypeError("Serializer must have encode() and decode() methods");
-  }
-  return serializer === msgpack ? "msgpack" : serializer.name ?? "";
-}
+import { COUNTER_MAX } from "./native/_counter.ts";
 
 /**
  * Checks `maxsize`.
@@ -47,4 +19,29 @@ export function checkMaxsize(maxsize: unknown): number {
     );
   }
   return maxsize;
+}
+
+/**
+ * Checks the `maxItems` and `maxBytes` of `getMany`.
+ *
+ * @returns the limits, with their defaults
+ */
+export function checkBatch(
+  options: { maxItems?: number; maxBytes?: number } | undefined,
+): { maxItems: number; maxBytes: number } {
+  const maxItems = options?.maxItems ?? 1024;
+  if (!Number.isInteger(maxItems) || maxItems < 1) {
+    throw new RangeError(
+      `MaxItems must be a positive integer, got ${maxItems}`,
+    );
+  }
+  const maxBytes = options?.maxBytes ?? Infinity;
+  if (
+    typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes < 0
+  ) {
+    throw new RangeError(
+      `MaxBytes must be a number of at least 0, got ${maxBytes}`,
+    );
+  }
+  return { maxItems, maxBytes };
 }

@@ -7,9 +7,9 @@
 
 import { Queue, type QueueOptions } from "./queue.ts";
 import { type Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
-import { deadlineOf, SLICE_MS } from "./_util.ts";
+import type { Ledger } from "./_ledger.ts";
+import { deadlineOf } from "./_wait.ts";
 import { DeadlockError } from "./errors.ts";
-import type { SharedCounter } from "./_counter.ts";
 
 /**
  * Options of {@linkcode JoinableQueue.join}.
@@ -55,8 +55,8 @@ export interface JoinOptions {
  * ```
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
-  #core: Core;
-  #unfinished: SharedCounter;
+  readonly #core: Core;
+  readonly #ledger: Ledger;
 
   /**
    * Creates a joinable queue: a pipe and a little shared memory.
@@ -67,26 +67,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   constructor(options?: QueueOptions) {
     const given = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL];
-    const internal: Internal = given ??
-      { kind: "JoinableQueue", extra: [0] };
+    const internal: Internal = given ?? { kind: "JoinableQueue" };
     super({ ...options, [INTERNAL]: internal } as QueueOptions);
     this.#core = (this as unknown as { [QUEUE_MARK]: Core })[QUEUE_MARK];
-    this.#unfinished = this.#core.counters[1];
-  }
-
-  /** Adds `count` to the shared unfinished-task count. */
-  protected override _onPut(count: number): void {
-    this.#unfinished.post(count);
-  }
-
-  /** Items lost to a crash will never be marked done: count them done. */
-  protected override _onDropped(count: number): void {
-    this.#unfinished.tryTake(count);
-  }
-
-  /** Counts items this process holds until it calls `taskDone()`. */
-  protected override _onGot(count: number): void {
-    this.#core.held += count;
+    this.#ledger = this.#core.ledger;
   }
 
   /**
@@ -106,12 +90,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * ```
    */
   taskDone(): void {
-    const core = this.#core;
-    core.check();
-    if (!this.#unfinished.tryWait()) {
+    this.#core.check();
+    if (!this.#ledger.done()) {
       throw new RangeError("taskDone() called too many times");
     }
-    if (core.held > 0) core.held--;
   }
 
   /**
@@ -133,26 +115,27 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    */
   async join(options?: JoinOptions): Promise<void> {
     const core = this.#core;
+    const ledger = this.#ledger;
     core.check();
     options?.signal?.throwIfAborted();
-    if (core.held > 0) {
+    if (ledger.held > 0) {
       throw new DeadlockError(
-        `join() would wait forever: this process holds ${core.held} item(s) it got from the queue and has not marked done with taskDone()`,
+        `join() would wait forever: this process holds ${ledger.held} item(s) it got from the queue and has not marked done with taskDone()`,
       );
     }
-    const deadline = deadlineOf(options);
-    if (this.#unfinished.value() === 0) return;
+    const until = core.until(deadlineOf(options), options?.signal);
+    if (ledger.unfinished() === 0) return;
     core.enter();
     try {
       // The last taskDone() (in any process) wakes every joiner at once.
       for (;;) {
         core.check();
-        options?.signal?.throwIfAborted();
-        const left = deadline - performance.now();
-        if (left <= 0) {
+        until.signal?.throwIfAborted();
+        if (ledger.unfinished() === 0) return;
+        if (until.deadline <= performance.now()) {
           throw new DOMException("join() timed out", "TimeoutError");
         }
-        if (await this.#unfinished.waitZero(Math.min(left, SLICE_MS))) return;
+        await ledger.waitDone(until);
       }
     } finally {
       core.leave();

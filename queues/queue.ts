@@ -5,30 +5,15 @@
  * @module
  */
 
-import { COUNTER_MAX, type SharedCounter } from "./_counter.ts";
-import {
-  DecodeFailure,
-  type FrameDecoder,
-  NOTHING,
-  type QueueStats,
-} from "./_channel.ts";
+import { type Codec, codecFor } from "./_codec.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
-import { checkMaxsize, frameDecoder, resolveSerializer } from "./_options.ts";
-import { deadlineOf, waitFor } from "./_util.ts";
+import { Feeder } from "./_feeder.ts";
+import type { Ledger } from "./_ledger.ts";
+import { checkBatch, checkMaxsize } from "./_options.ts";
+import { DecodeFailure, NOTHING, type QueueStats } from "./_transport.ts";
+import { deadlineOf, waitFor } from "./_wait.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
-import { recycle } from "./_msgpack.ts";
-
-/** Buffered items that make the feeder write without waiting for the next turn. */
-const KICK_ITEMS = 1024;
-/** Buffered bytes that do the same (about what the pipe holds). */
-const KICK_BYTES = 1 << 20;
-/** Unwritten bytes above which a put waits for the feeder (see `put`). */
-const SOFT_LIMIT = 1 << 20;
-/** The longest such wait, after which puts stop waiting for a stuck pipe. */
-const STALL_MS = 50;
-/** A put this long after the previous one is written at once if it can be. */
-const LONE_MS = 0.02;
 
 /**
  * Options of {@linkcode Queue}.
@@ -172,20 +157,12 @@ export interface GetManyOptions {
  * ```
  */
 export class Queue<T = unknown> {
-  #core: Core;
-  #serializer: Serializer;
-  #slots: SharedCounter;
-  #bound: number;
-  #buffer: Uint8Array[] = [];
-  #feeding = false;
-  #cancelled = false;
-  #queued = 0;
-  #written = 0;
-  #builtin: boolean;
-  #decode: FrameDecoder;
-  #lastPut = -Infinity;
-  #flushWaiters: { target: number; resolve: () => void }[] = [];
-  #isCancelled = (): boolean => this.#cancelled;
+  readonly #core: Core;
+  readonly #ledger: Ledger;
+  readonly #codec: Codec;
+  readonly #feeder: Feeder;
+  /** Items taken from the pipe and not handed out yet (after a failure). */
+  #pending: unknown[] = [];
 
   /**
    * Creates a queue: a pipe and a little shared memory (no names, so
@@ -197,41 +174,15 @@ export class Queue<T = unknown> {
   constructor(options?: QueueOptions) {
     const internal = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL];
-    this.#serializer = options?.serializer ?? msgpack;
-    // The built-in msgpack reuses the buffers of payloads once written.
-    this.#builtin = this.#serializer === msgpack;
-    this.#decode = frameDecoder(this.#serializer);
-    if (internal?.core) {
-      this.#core = internal.core;
-    } else {
-      const name = resolveSerializer(this.#serializer);
-      const maxsize = checkMaxsize(options?.maxsize);
-      this.#core = Core.create(
-        internal?.kind ?? "Queue",
-        [maxsize || COUNTER_MAX, ...(internal?.extra ?? [])],
-        maxsize,
-        name,
-      );
-    }
-    this.#slots = this.#core.counters[0];
-    this.#bound = this.#core.maxsize || COUNTER_MAX;
+    this.#codec = codecFor(options?.serializer ?? msgpack);
+    this.#core = internal?.core ?? Core.create(
+      internal?.kind ?? "Queue",
+      checkMaxsize(options?.maxsize),
+      this.#codec.name,
+    );
+    this.#ledger = this.#core.ledger;
+    this.#feeder = new Feeder(this.#core, this.#codec);
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
-    // A slot taken stands for an item this process will write: counted in
-    // the shared producer table (given back if this process dies first).
-    this.#slots.onTake = (n) => {
-      this.#core.channel.noteBuffered(n);
-      this._onPut(n);
-    };
-    // A reader must not block this thread while this process's own feeder
-    // has items to write.
-    this.#core.channel.writesPending = () => this.#feeding;
-    // Frames taken free their slots before the read lock is released.
-    this.#core.channel.onTaken = (n) => this.#slots.post(n);
-    // A frame that crash recovery dropped was put and will never be got.
-    this.#core.channel.onDropped = (count) => {
-      this.#slots.post(count);
-      this._onDropped(count);
-    };
   }
 
   /** Whether this process has closed the queue. */
@@ -243,21 +194,6 @@ export class Queue<T = unknown> {
   get maxsize(): number {
     return this.#core.maxsize;
   }
-
-  /** Called with the number of items appended by a put (JoinableQueue). */
-  protected _onPut(_count: number): void {}
-
-  /** Gives back the slots of items that died, unwritten, with their process. */
-  #sweep(): void {
-    const lost = this.#core.channel.sweepDeadProducers();
-    if (lost > 0) this.#core.channel.onDropped(lost);
-  }
-
-  /** Called with the number of items crash recovery dropped (JoinableQueue). */
-  protected _onDropped(_count: number): void {}
-
-  /** Called with the number of items a get took (JoinableQueue). */
-  protected _onGot(_count: number): void {}
 
   /**
    * Puts `item` in the queue. The item is serialized at once (so bad input
@@ -282,55 +218,17 @@ export class Queue<T = unknown> {
    * ```
    */
   async put(item: T, options?: PutOptions): Promise<void> {
-    const core = this.#core;
-    core.check();
+    this.#core.check();
     options?.signal?.throwIfAborted();
     const deadline = deadlineOf(options);
-    const payload = this.#serializer.encode(item);
-    if (!this.#slots.tryWait()) {
-      if (!await this.#waitSlot(deadline, options?.signal)) {
-        throw new Full();
-      }
+    const payload = this.#codec.encode(item);
+    if (this.#ledger.reserve(1) === 0) {
+      if (!await this.#waitSlot(deadline, options?.signal)) throw new Full();
     }
-    this.#append(payload);
-    if (this.#bufferedBytes > SOFT_LIMIT && !this.#stalled) {
-      await this.#feederProgress();
-    }
+    this.#feeder.push(payload);
+    const paced = this.#feeder.pace();
+    if (paced !== undefined) await paced;
   }
-
-  /**
-   * Waits until the feeder takes its next batch: an unbounded queue's put
-   * still never blocks for good, but a producer far ahead of the pipe does
-   * not pile up copies (and fresh memory) without end. If nothing at all
-   * was written to the pipe for {@linkcode STALL_MS} (nobody reads), puts
-   * stop waiting until the feeder moves again.
-   */
-  #feederProgress(): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const channel = this.#core.channel;
-    let seen = channel.bytesWritten();
-    const look = () => {
-      const now = channel.bytesWritten();
-      if (now !== seen) {
-        seen = now;
-        timer = setTimeout(look, STALL_MS);
-        return;
-      }
-      this.#stalled = true;
-      this.#progress = this.#progress.filter((r) => r !== done);
-      resolve();
-    };
-    let timer = setTimeout(look, STALL_MS);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    this.#progress.push(done);
-    return promise;
-  }
-
-  #stalled = false;
-  #progress: (() => void)[] = [];
 
   /**
    * Puts `item` if a slot is free, without waiting.
@@ -352,9 +250,9 @@ export class Queue<T = unknown> {
    */
   putNowait(item: T): void {
     this.#core.check();
-    const payload = this.#serializer.encode(item);
-    if (!this.#slots.tryWait()) throw new Full();
-    this.#append(payload);
+    const payload = this.#codec.encode(item);
+    if (this.#ledger.reserve(1) === 0) throw new Full();
+    this.#feeder.push(payload);
   }
 
   /**
@@ -380,45 +278,48 @@ export class Queue<T = unknown> {
    * ```
    */
   async putMany(items: readonly T[], options?: PutManyOptions): Promise<void> {
-    const core = this.#core;
-    core.check();
+    this.#core.check();
     options?.signal?.throwIfAborted();
     const deadline = deadlineOf(options);
-    const encode = this.#serializer.encode.bind(this.#serializer);
-    const payloads = items.map((item) => encode(item));
+    const codec = this.#codec;
+    const payloads = items.map((item) => codec.encode(item));
     let i = 0;
     while (i < payloads.length) {
-      let n = this.#slots.tryTake(payloads.length - i);
+      let n = this.#ledger.reserve(payloads.length - i);
       if (n === 0) {
         if (!await this.#waitSlot(deadline, options?.signal)) throw new Full();
         n = 1;
       }
-      this.#appendMany(payloads, i, n);
+      this.#feeder.pushMany(payloads, i, n);
       i += n;
-      if (this.#bufferedBytes > SOFT_LIMIT && !this.#stalled) {
-        await this.#feederProgress();
-      }
+      const paced = this.#feeder.pace();
+      if (paced !== undefined) await paced;
     }
   }
 
+  /**
+   * Waits for a slot and takes it (dead producers' slots are given back on
+   * the way).
+   *
+   * @returns false if the deadline passed first
+   */
   async #waitSlot(deadline: number, signal?: AbortSignal): Promise<boolean> {
     const core = this.#core;
-    const slots = this.#slots;
+    const ledger = this.#ledger;
     core.enter();
     try {
       const got = await waitFor(
         () => {
-          if (slots.tryWait()) return true;
-          this.#sweep();
-          return slots.tryWait();
+          if (ledger.reserve(1) === 1) return true;
+          ledger.sweep();
+          return ledger.reserve(1) === 1;
         },
-        (ms) => slots.wait(ms),
-        deadline,
-        signal,
+        (until) => ledger.waitSlot(until),
+        core.until(deadline, signal),
         core.check,
       );
       if (got && core.closed) {
-        this.#untake(1);
+        ledger.unreserve(1);
         core.check();
       }
       if (!got) core.check();
@@ -426,143 +327,6 @@ export class Queue<T = unknown> {
     } finally {
       core.leave();
     }
-  }
-
-  /** Gives back `n` slots taken for items that will not be put after all. */
-  #untake(n: number): void {
-    this.#core.channel.noteBuffered(-n);
-    this._onDropped(n);
-    this.#slots.post(n);
-  }
-
-  /**
-   * Buffers an item whose slot this process took. A lone small item (no
-   * other put in the last {@linkcode LONE_MS}, nothing buffered) is written
-   * at once when the pipe has room, as Python's feeder thread would.
-   */
-  #append(payload: Uint8Array): void {
-    const now = performance.now();
-    const lone = now - this.#lastPut > LONE_MS;
-    this.#lastPut = now;
-    if (
-      lone && !this.#feeding && this.#buffer.length === 0 &&
-      this.#core.channel.writeSmallNow(payload)
-    ) {
-      this.#queued++;
-      this.#written++;
-      return;
-    }
-    this.#buffer.push(payload);
-    this.#bufferedBytes += payload.length;
-    this.#queued++;
-    this.#wake();
-  }
-
-  #appendMany(payloads: Uint8Array[], from: number, n: number): void {
-    for (let k = 0; k < n; k++) {
-      this.#buffer.push(payloads[from + k]);
-      this.#bufferedBytes += payloads[from + k].length;
-    }
-    this.#queued += n;
-    this.#wake();
-  }
-
-  #wake(): void {
-    if (this.#feeding) {
-      if (this.#kick !== null && this.#bigEnough()) {
-        this.#kick();
-      }
-      return;
-    }
-    if (this.#cancelled) return;
-    this.#feeding = true;
-    this.#core.enter();
-    this.#feed();
-  }
-
-  /** The feeder: drains the buffer to the pipe, then ends until woken again. */
-  async #feed(): Promise<void> {
-    const core = this.#core;
-    try {
-      while (this.#buffer.length > 0 && !this.#cancelled) {
-        // Let the caller go on putting until the next event-loop turn (or
-        // until the buffer is large), so that one write carries many frames.
-        if (!this.#bigEnough() && await this.#stillGrowing()) {
-          await this.#nextTurn();
-        }
-        const batch = this.#buffer;
-        this.#buffer = [];
-        this.#bufferedBytes = 0;
-        if (this.#progress.length > 0 || this.#stalled) {
-          this.#stalled = false;
-          const waiting = this.#progress;
-          this.#progress = [];
-          for (const done of waiting) done();
-        }
-        try {
-          await core.channel.writeFrames(batch, undefined, this.#isCancelled);
-          if (this.#builtin) { for (const payload of batch) recycle(payload); }
-        } catch (e) {
-          // Only an OS error can land here (items were serialized in put):
-          // report it, as Python's feeder does, and go on with the next batch.
-          console.error(
-            `@mp/queues: the feeder dropped ${batch.length} item(s):`,
-            e,
-          );
-          this.#untake(batch.length);
-        }
-        this.#written += batch.length;
-        this.#settleFlushes();
-      }
-    } finally {
-      this.#feeding = false;
-      this.#settleFlushes();
-      core.leave();
-    }
-  }
-
-  #kick: (() => void) | null = null;
-  #bufferedBytes = 0;
-
-  #bigEnough(): boolean {
-    return this.#buffer.length >= KICK_ITEMS ||
-      this.#bufferedBytes >= KICK_BYTES;
-  }
-
-  /**
-   * Yields a few microtasks: if the buffer grew meanwhile, a producer is
-   * putting in a loop and waiting a turn pays; a lone put is written at once.
-   */
-  async #stillGrowing(): Promise<boolean> {
-    const before = this.#buffer.length;
-    for (let k = 0; k < 4; k++) await null;
-    return this.#buffer.length > before;
-  }
-
-  #nextTurn(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#kick = null;
-        resolve();
-      }, 0);
-      this.#kick = () => {
-        this.#kick = null;
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  #settleFlushes(): void {
-    const done = this.#cancelled ? Infinity : this.#written;
-    const idle = !this.#feeding;
-    this.#flushWaiters = this.#flushWaiters.filter((w) => {
-      if (w.target <= done || (idle && this.#buffer.length === 0)) {
-        w.resolve();
-        return false;
-      }
-      return true;
-    });
   }
 
   /**
@@ -586,8 +350,7 @@ export class Queue<T = unknown> {
    * ```
    */
   async get(options?: GetOptions): Promise<T> {
-    const core = this.#core;
-    core.check();
+    this.#core.check();
     options?.signal?.throwIfAborted();
     const items = await this.#take(
       1,
@@ -596,63 +359,6 @@ export class Queue<T = unknown> {
       options?.signal,
     );
     return items[0];
-  }
-
-  /**
-   * Takes items (see `Channel.readFrames`, which frees their slots) and
-   * hands them out with `#handOut`.
-   */
-  async #take(
-    maxItems: number,
-    maxBytes: number,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<T[]> {
-    if (this.#pending.length > 0) return this.#handOut(maxItems);
-    const core = this.#core;
-    core.enter();
-    let items;
-    try {
-      items = await core.channel.readFrames(
-        maxItems,
-        maxBytes,
-        deadline,
-        signal,
-        core.check,
-        this.#decode,
-      );
-    } finally {
-      core.leave();
-    }
-    if (items === null) throw new Empty();
-    this.#pending = items;
-    return this.#handOut(maxItems);
-  }
-
-  /** Items taken from the pipe and not handed out yet (after a failure). */
-  #pending: unknown[] = [];
-
-  /**
-   * Hands out up to `max` taken items, in pipe order, stopping before one
-   * whose decoding failed; that one alone is thrown (by the next call if
-   * items came before it), so no good item is lost with a bad one.
-   */
-  #handOut(max: number): T[] {
-    const pending = this.#pending;
-    const first = pending[0];
-    if (first instanceof DecodeFailure) {
-      pending.shift();
-      this._onDropped(1); // it will never be marked done
-      throw first.error;
-    }
-    let k = 1;
-    while (
-      k < pending.length && k < max && !(pending[k] instanceof DecodeFailure)
-    ) k++;
-    const out = k === pending.length ? pending : pending.slice(0, k);
-    this.#pending = k === pending.length ? [] : pending.slice(k);
-    this._onGot(k);
-    return out as T[];
   }
 
   /**
@@ -676,7 +382,7 @@ export class Queue<T = unknown> {
     const core = this.#core;
     core.check();
     if (this.#pending.length > 0) return this.#handOut(1)[0];
-    const item = core.channel.readFrameNow(this.#decode);
+    const item = core.channel.readFrameNow(this.#codec.decode);
     if (item === NOTHING) throw new Empty();
     this.#pending = [item];
     return this.#handOut(1)[0];
@@ -706,29 +412,65 @@ export class Queue<T = unknown> {
    * ```
    */
   async getMany(options?: GetManyOptions): Promise<T[]> {
-    const core = this.#core;
-    core.check();
+    this.#core.check();
     options?.signal?.throwIfAborted();
-    const maxItems = options?.maxItems ?? 1024;
-    if (!Number.isInteger(maxItems) || maxItems < 1) {
-      throw new RangeError(
-        `MaxItems must be a positive integer, got ${maxItems}`,
-      );
-    }
-    const maxBytes = options?.maxBytes ?? Infinity;
-    if (
-      typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes < 0
-    ) {
-      throw new RangeError(
-        `MaxBytes must be a number of at least 0, got ${maxBytes}`,
-      );
-    }
+    const { maxItems, maxBytes } = checkBatch(options);
     return await this.#take(
       maxItems,
       maxBytes,
       deadlineOf(options),
       options?.signal,
     );
+  }
+
+  /** Takes items from the transport (which frees their slots) and hands them out. */
+  async #take(
+    maxItems: number,
+    maxBytes: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<T[]> {
+    if (this.#pending.length > 0) return this.#handOut(maxItems);
+    const core = this.#core;
+    core.enter();
+    let items;
+    try {
+      items = await core.channel.readFrames({
+        maxItems,
+        maxBytes,
+        until: core.until(deadline, signal),
+        check: core.check,
+        decode: this.#codec.decode,
+      });
+    } finally {
+      core.leave();
+    }
+    if (items === null) throw new Empty();
+    this.#pending = items;
+    return this.#handOut(maxItems);
+  }
+
+  /**
+   * Hands out up to `max` taken items, in pipe order, stopping before one
+   * whose decoding failed; that one alone is thrown (by the next call if
+   * items came before it), so no good item is lost with a bad one.
+   */
+  #handOut(max: number): T[] {
+    const pending = this.#pending;
+    const first = pending[0];
+    if (first instanceof DecodeFailure) {
+      pending.shift();
+      this.#ledger.undecodable(1); // it will never be marked done
+      throw first.error;
+    }
+    let k = 1;
+    while (
+      k < pending.length && k < max && !(pending[k] instanceof DecodeFailure)
+    ) k++;
+    const out = k === pending.length ? pending : pending.slice(0, k);
+    this.#pending = k === pending.length ? [] : pending.slice(k);
+    this.#ledger.delivered(k);
+    return out as T[];
   }
 
   /**
@@ -752,8 +494,7 @@ export class Queue<T = unknown> {
    */
   qsize(): number {
     this.#core.check();
-    this.#sweep();
-    return Math.max(0, this.#bound - this.#slots.value());
+    return this.#ledger.size();
   }
 
   /**
@@ -794,8 +535,7 @@ export class Queue<T = unknown> {
    */
   full(): boolean {
     this.#core.check();
-    this.#sweep();
-    return this.#slots.value() === 0;
+    return this.#ledger.full();
   }
 
   /**
@@ -859,12 +599,7 @@ export class Queue<T = unknown> {
    * ```
    */
   joinThread(): Promise<void> {
-    if (this.#cancelled || (!this.#feeding && this.#buffer.length === 0)) {
-      return Promise.resolve();
-    }
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#flushWaiters.push({ target: this.#queued, resolve });
-    return promise;
+    return this.#feeder.flush();
   }
 
   /**
@@ -882,10 +617,7 @@ export class Queue<T = unknown> {
    * ```
    */
   cancelJoinThread(): void {
-    this.#cancelled = true;
-    this.#buffer = [];
-    this.#bufferedBytes = 0;
-    this.#settleFlushes();
+    this.#feeder.cancel();
   }
 
   /**

@@ -5,12 +5,10 @@
  * @module
  */
 
-import { recycle } from "./_msgpack.ts";
-import { DecodeFailure, type FrameDecoder } from "./_channel.ts";
-import type { QueueStats } from "./_channel.ts";
+import { type Codec, codecFor } from "./_codec.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
+import { DecodeFailure, type QueueStats } from "./_transport.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
-import { frameDecoder, resolveSerializer } from "./_options.ts";
 
 /**
  * Options of {@linkcode SimpleQueue}.
@@ -52,9 +50,8 @@ export interface SimpleQueueOptions {
  * ```
  */
 export class SimpleQueue<T = unknown> {
-  #core: Core;
-  #serializer: Serializer;
-  #decode: FrameDecoder;
+  readonly #core: Core;
+  readonly #codec: Codec;
 
   /**
    * Creates a queue: a pipe and a little shared memory (no names, so
@@ -65,11 +62,8 @@ export class SimpleQueue<T = unknown> {
   constructor(options?: SimpleQueueOptions) {
     const adopted = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL]?.core;
-    this.#serializer = options?.serializer ?? msgpack;
-    this.#core = adopted ??
-      Core.create("SimpleQueue", [], 0, resolveSerializer(this.#serializer));
-    if (adopted) this.#serializer = options!.serializer!;
-    this.#decode = frameDecoder(this.#serializer);
+    this.#codec = codecFor(options?.serializer ?? msgpack);
+    this.#core = adopted ?? Core.create("SimpleQueue", 0, this.#codec.name);
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
   }
 
@@ -100,13 +94,18 @@ export class SimpleQueue<T = unknown> {
   async put(item: T): Promise<void> {
     const core = this.#core;
     core.check();
-    const payload = this.#serializer.encode(item);
+    const payload = this.#codec.encode(item);
     // A small item goes in one atomic write when the lock is free.
     if (core.channel.writeSmallNow(payload)) return;
     core.enter();
     try {
-      await core.channel.writeFrames([payload], core.check);
-      if (this.#serializer === msgpack) recycle(payload);
+      await core.channel.writeFrames(
+        [payload],
+        core.check,
+        undefined,
+        core.until(Infinity, undefined),
+      );
+      this.#codec.release(payload);
     } finally {
       core.leave();
     }
@@ -135,14 +134,13 @@ export class SimpleQueue<T = unknown> {
     core.enter();
     let items;
     try {
-      items = await core.channel.readFrames(
-        1,
-        Infinity,
-        Infinity,
-        undefined,
-        core.check,
-        this.#decode,
-      );
+      items = await core.channel.readFrames({
+        maxItems: 1,
+        maxBytes: Infinity,
+        until: core.until(Infinity, undefined),
+        check: core.check,
+        decode: this.#codec.decode,
+      });
     } finally {
       core.leave();
     }

@@ -5,12 +5,11 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { bytes, Queue, SimpleQueue, spawn } from "../mod.ts";
 import { countTornWarnings, withTimeout, workerUrl } from "./_util.ts";
 import { checkItem } from "./workers/rel_items.ts";
+import { READING, RLOCK } from "../queues/native/_layout.ts";
 
 const RUNS = Number(Deno.env.get("MPQ_CRASH_RUNS") ?? 5);
 const MARK = Symbol.for("@mp/queues.queue");
 // Int32 slots of the shared page (queues/_channel.ts).
-const RLOCK_HOLDER = 0;
-const READING = 4;
 
 const PRODUCERS = 2;
 const SIZE = 1 << 20;
@@ -98,7 +97,7 @@ for (
           // Killed holding the read lock: inside a frame (READING), or having
           // just read a header it had not recorded yet. Either way the frame
           // it was taking is the one it may lose.
-          const heldLock = Atomics.load(page, RLOCK_HOLDER) === victim.pid;
+          const heldLock = Atomics.load(page, RLOCK) === victim.pid;
           const midFrame = heldLock && Atomics.load(page, READING) === 1;
           while (!report.empty()) {
             take(

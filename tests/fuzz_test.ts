@@ -18,7 +18,9 @@ import {
   writeSome,
 } from "../ffi/fd.ts";
 import { SharedMemory } from "../ffi/shm.ts";
-import { Channel, SHARED_BYTES } from "../queues/_channel.ts";
+import { Channel } from "../queues/native/_channel.ts";
+import { RLOCK, SHARED_BYTES, WLOCK } from "../queues/native/_layout.ts";
+import type { FrameDecoder } from "../queues/_transport.ts";
 import { countTornWarnings, withTimeout } from "./_util.ts";
 
 const N = Number(Deno.env.get("MPQ_FUZZ_N") ?? 100_000);
@@ -31,8 +33,9 @@ const CHANNEL_N = Math.max(0, N - DECODER_N - QUEUE_N);
 const CAP = 64 * 1024;
 /** Above pid_max: never a live process. */
 const DEAD_PID = 2 ** 22 + 1234;
-const RLOCK_HOLDER = 0; // Int32 slot of the read lock's holder (queues/_channel.ts)
-const WLOCK_HOLDER = 1; // Int32 slot of the write lock's holder (queues/_channel.ts)
+/** Hands each payload out as bytes (a copy of a shared view). */
+const asBytes: FrameDecoder = (payload, owned) =>
+  owned ? payload : payload.slice();
 const MARK = Symbol.for("@mp/queues.queue");
 
 // ------------------------------------------------------------------ random
@@ -697,7 +700,7 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
         try {
           for (let guard = 0; guard < 1000; guard++) {
             if (sync) {
-              const f = ch.readFrameNow();
+              const f = ch.readFrameNow(asBytes);
               ok(
                 f instanceof Uint8Array,
                 "readFrameNow() gave no frame with data or EOF waiting",
@@ -705,13 +708,13 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
               got.push(f);
             } else {
               const fs = await withTimeout(
-                ch.readFrames(
+                ch.readFrames({
                   maxItems,
                   maxBytes,
-                  performance.now() + 5_000,
-                  undefined,
-                  () => {},
-                ),
+                  until: { deadline: performance.now() + 5_000 },
+                  check: () => {},
+                  decode: asBytes,
+                }),
                 30_000,
                 `readFrames on ${hex(stream)}`,
               );
@@ -728,7 +731,7 @@ Deno.test(`frame parser: ${CHANNEL_N} random and mutated streams end in whole fr
       } finally {
         closeFd(rfd);
       }
-      strictEqual(page[RLOCK_HOLDER], 0, "the read lock was not released");
+      strictEqual(page[RLOCK], 0, "the read lock was not released");
       // The frames delivered: every one of the reference's, in order (a
       // batch stops before a bad header, which the next read throws).
       const what = `stream ${hex(stream)} (${ref.end})`;
@@ -794,13 +797,13 @@ async function runQueueCase(c: QueueCase, counts: Counts): Promise<void> {
   // deno-lint-ignore no-explicit-any
   const core = (q as any)[MARK];
   const ch: Channel = core.channel;
-  const consumed = (): number => core.counters[0].value() - MAXSIZE;
+  const consumed = (): number => core.channel.counters[0].value() - MAXSIZE;
   const what = `${c.mode}/${c.serializer} of ${hex(c.stream)} (${c.ref.end})`;
   let values = 0;
   try {
     ch.maxFrame = CAP;
     // A dead process holds the write lock.
-    new Int32Array(ch.shared.buffer)[WLOCK_HOLDER] = DEAD_PID;
+    new Int32Array(ch.shared.buffer)[WLOCK] = DEAD_PID;
     writeAll(ch.writeFd, c.stream);
     const torn0 = q.stats().tornFrames;
     let idx = 0; // reference frames accounted for
@@ -932,7 +935,7 @@ function rawQueue(raw: Uint8Array, maxFrame?: number): Queue<Uint8Array> {
   const ch: Channel = (q as any)[MARK].channel;
   if (maxFrame !== undefined) ch.maxFrame = maxFrame;
   // A dead process holds the write lock.
-  new Int32Array(ch.shared.buffer)[WLOCK_HOLDER] = DEAD_PID;
+  new Int32Array(ch.shared.buffer)[WLOCK] = DEAD_PID;
   writeAll(ch.writeFd, raw);
   return q;
 }

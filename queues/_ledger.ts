@@ -1,0 +1,151 @@
+// The counts of a queue, across processes: free slots, unfinished tasks,
+// this process's items buffered and not yet written (the producer table),
+// and the items this process got and has not marked done. Every change of
+// a count has one method here, named for what happened to the items.
+
+import type { Counter } from "./_transport.ts";
+import type { Until } from "./_wait.ts";
+
+/** Where a queue records the items it has buffered but not yet written. */
+export interface Producers {
+  /** Adds `n` (may be negative) to this process's unwritten items. */
+  add(n: number): void;
+  /** Takes `n` off this process's unwritten items: they are in the pipe. */
+  written(n: number): void;
+  /** Frees dead producers' records; returns how many items died with them. */
+  sweep(): number;
+}
+
+/** The parts of a ledger; a `SimpleQueue` has none of them. */
+export interface LedgerParts {
+  /** Free slots: `maxsize` (or the counter's maximum) when empty. */
+  readonly slots?: Counter;
+  /** The number of slots when the queue is empty. */
+  readonly bound?: number;
+  /** Items put and not yet marked done (a `JoinableQueue`). */
+  readonly unfinished?: Counter;
+  readonly producers?: Producers;
+}
+
+/** The counts of one queue, as seen from this process. */
+export class Ledger {
+  readonly #slots: Counter | undefined;
+  readonly #bound: number;
+  readonly #unfinished: Counter | undefined;
+  readonly #producers: Producers | undefined;
+  /** Items this process got and has not marked done (a `JoinableQueue`). */
+  #held = 0;
+
+  constructor(parts: LedgerParts) {
+    this.#slots = parts.slots;
+    this.#bound = parts.bound ?? 0;
+    this.#unfinished = parts.unfinished;
+    this.#producers = parts.producers;
+  }
+
+  /** The number of slots when the queue is empty. */
+  get bound(): number {
+    return this.#bound;
+  }
+
+  /** Items this process got and has not marked done. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * Takes up to `n` slots for items this process is about to buffer, and
+   * records them in the same synchronous step: as buffered by this process
+   * (given back if it dies first) and as unfinished tasks.
+   *
+   * @returns how many were taken
+   */
+  reserve(n: number): number {
+    const got = this.#slots!.tryTake(n);
+    if (got > 0) {
+      this.#producers?.add(got);
+      this.#unfinished?.post(got);
+    }
+    return got;
+  }
+
+  /** Gives back `n` reserved slots whose items will not be put after all. */
+  unreserve(n: number): void {
+    this.#producers?.add(-n);
+    this.#unfinished?.tryTake(n);
+    this.#slots!.post(n);
+  }
+
+  /** `n` items this process buffered are now wholly in the pipe. */
+  written(n: number): void {
+    this.#producers?.written(n);
+  }
+
+  /** `n` frames left the pipe for a caller: their slots come free. */
+  taken(n: number): void {
+    this.#slots?.post(n);
+  }
+
+  /**
+   * `n` items will never reach a caller (crash recovery dropped them, or
+   * their producer died): their slots come free and they count as done.
+   */
+  lost(n: number): void {
+    this.#slots?.post(n);
+    this.#unfinished?.tryTake(n);
+  }
+
+  /** `n` frames taken could not be decoded: they count as done. */
+  undecodable(n: number): void {
+    this.#unfinished?.tryTake(n);
+  }
+
+  /** This process handed out `n` items (to be marked done). */
+  delivered(n: number): void {
+    if (this.#unfinished !== undefined) this.#held += n;
+  }
+
+  /**
+   * Marks one item done.
+   *
+   * @returns false if no item was unfinished
+   */
+  done(): boolean {
+    if (this.#unfinished!.tryTake(1) === 0) return false;
+    if (this.#held > 0) this.#held--;
+    return true;
+  }
+
+  /** Gives back what producers that died with unwritten items held. */
+  sweep(): void {
+    const lost = this.#producers?.sweep() ?? 0;
+    if (lost > 0) this.lost(lost);
+  }
+
+  /** Items put and not yet got, in every process (at least 0). */
+  size(): number {
+    this.sweep();
+    return Math.max(0, this.#bound - this.#slots!.value());
+  }
+
+  /** Whether no slot is free. */
+  full(): boolean {
+    this.sweep();
+    return this.#slots!.value() === 0;
+  }
+
+  /** Items put and not yet marked done. */
+  unfinished(): number {
+    return this.#unfinished!.value();
+  }
+
+  /** Waits for a free slot (nothing is taken): true to look again. */
+  waitSlot(until: Until): Promise<boolean> {
+    return this.#slots!.wait(until);
+  }
+
+  /** Waits for every task to be done: true to look again. */
+  waitDone(until: Until): Promise<boolean> {
+    return this.#unfinished!.waitZero(until);
+  }
+}

@@ -95,9 +95,8 @@ async function run(pending: number) {
   const probe = new Queue<number>();
   const timeout = await measure(5, running, async (ms, more) => {
     while (more()) {
-      ms.push(
-        await rejectsAfter(probe.get({ timeout: 100 }), Empty.name, now()),
-      );
+      const t0 = now(); // before the call, which fixes its deadline
+      ms.push(await rejectsAfter(probe.get({ timeout: 100 }), Empty.name, t0));
     }
   });
   // 3b. Ping-pong: put i on A, the worker puts it back on B.

@@ -25,10 +25,14 @@ export const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int poll(struct pollfd *fds, nfds_t nfds, int timeout);
   poll: { parameters: ["buffer", "u32", "i32"], result: "i32" },
-  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);  on a helper thread
-  poll_nb: {
-    name: "poll",
-    parameters: ["buffer", "u32", "i32"],
+  // int epoll_create1(int flags);
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  // int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  // int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);  on a helper thread
+  epoll_wait_nb: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
     result: "i32",
     nonblocking: true,
   },

@@ -1,15 +1,24 @@
 // Waiting: deadlines, and every sleep of this process on a file descriptor
 // or on a word of shared memory. However many calls wait, this process has
-// one helper-thread `poll` for all its fds and at most one helper-thread
-// futex wait per word: the JS waits are kept in sets and woken from there.
-// Each wait has its own timer, abort listener and close group, so a timeout,
-// an abort or a `close()` acts at once, whatever else is pending.
+// one helper-thread `epoll_wait` for all its fds and at most one
+// helper-thread futex wait per word: the JS waits are kept in sets and woken
+// from there. Each wait has its own timer, abort listener and close group,
+// so a timeout, an abort or a `close()` acts at once, whatever else is
+// pending.
 
+import {
+  armOnce,
+  createEpoll,
+  disarm,
+  EVENT_SIZE,
+  eventAt,
+  waitEvents,
+} from "../ffi/epoll.ts";
 import {
   createEventFd,
   drainEventFd,
   POLLERRS,
-  pollManyWait,
+  POLLIN,
   signalEventFd,
 } from "../ffi/fd.ts";
 import { futexWait, futexWake } from "../ffi/futex.ts";
@@ -20,8 +29,10 @@ import { isAlive } from "../ffi/process.ts";
  * the holder died.
  */
 export const SLICE_MS = 50;
-/** The longest single `poll` call (it re-arms; nobody is woken by it). */
+/** The longest single `epoll_wait` call (nobody is woken when it ends). */
 const POLL_MS = 1000;
+/** The most events one `epoll_wait` reports (the rest come with the next). */
+const MAX_EVENTS = 64;
 /** How often a worker's waits look whether the queue's creator is alive. */
 const CREATOR_CHECK_MS = 250;
 /** `INT_MAX`: wake every sleeper of a word. */
@@ -263,60 +274,99 @@ function settle(entry: Entry, how: number): void {
 
 // ------------------------------------------------------------------- fds
 
+/** The waits on one fd. */
+class FdSlot {
+  readonly entries = new Set<Entry>();
+  /** The events the fd is armed for (0: silent). */
+  armed = 0;
+  /** How many of the entries have a `ready()` to look at. */
+  predicates = 0;
+}
+
 /**
- * Every fd wait of this process, served by one `poll` on a helper thread
- * over all their fds plus an eventfd that interrupts it (to watch one more
- * fd, or to end the call when nobody waits any more).
+ * Every fd wait of this process, served by one `epoll_wait` on a helper
+ * thread: each fd is armed one-shot for what its waits want (a syscall on
+ * this thread, taking effect even while the call is in flight), and an
+ * eventfd interrupts the call when nobody waits any more. A wait's
+ * `ready()` is looked at every {@linkcode SLICE_MS} by a timer on this
+ * thread, and at once on {@linkcode pokeFd}.
  */
 class FdPoller implements Source {
-  /** The waits, by fd. */
-  readonly #byFd = new Map<number, Set<Entry>>();
-  /** What the call in flight watches: fd → events. */
-  readonly #armed = new Map<number, number>();
+  readonly #epfd: number = createEpoll();
   /** Written to interrupt the call in flight. */
   readonly #wake: number = createEventFd();
-  /** The pollfd array: (fd, events | revents << 16) pairs. */
-  #fds = new Int32Array(64);
+  readonly #slots = new Map<number, FdSlot>();
+  /** The events a call reports. */
+  readonly #events = new Uint8Array(MAX_EVENTS * EVENT_SIZE);
+  readonly #view = new DataView(this.#events.buffer);
+  /** How many waits there are, and how many have a `ready()`. */
+  #waits = 0;
+  #predicates = 0;
   /** The call in flight (resolves when it returns), or null. */
   #call: Promise<number> | null = null;
   #interrupted = false;
-  /** Waits with a `ready()` to look at: the call returns every slice. */
-  #predicates = 0;
+  /** Looks at the `ready()`s while there are any. */
+  #timer: ReturnType<typeof setInterval> | undefined = undefined;
+
+  constructor() {
+    armOnce(this.#epfd, this.#wake, POLLIN);
+  }
 
   add(entry: Entry): void {
     const fd = entry.key;
-    let set = this.#byFd.get(fd);
-    if (set === undefined) this.#byFd.set(fd, set = new Set());
-    set.add(entry);
-    if (entry.ready !== undefined) this.#predicates++;
-    if (this.#call === null) this.#run();
-    else if (((this.#armed.get(fd) ?? 0) & entry.value) !== entry.value) {
-      this.#interrupt();
+    let slot = this.#slots.get(fd);
+    if (slot === undefined) this.#slots.set(fd, slot = new FdSlot());
+    slot.entries.add(entry);
+    this.#waits++;
+    if (entry.ready !== undefined) {
+      slot.predicates++;
+      if (this.#predicates++ === 0) {
+        this.#timer = setInterval(() => this.#lookAll(), SLICE_MS);
+      }
     }
+    if ((slot.armed & entry.value) !== entry.value) {
+      slot.armed |= entry.value;
+      armOnce(this.#epfd, fd, slot.armed);
+    }
+    if (this.#call === null) this.#run();
   }
 
   remove(entry: Entry): Promise<unknown> | null {
-    const set = this.#byFd.get(entry.key);
-    if (set === undefined || !set.delete(entry)) return null;
-    if (entry.ready !== undefined) this.#predicates--;
-    if (set.size === 0) this.#byFd.delete(entry.key);
-    if (this.#byFd.size > 0 || this.#call === null) return null;
+    const slot = this.#slots.get(entry.key);
+    if (slot === undefined || !slot.entries.delete(entry)) return null;
+    this.#detached(entry, slot);
+    if (this.#waits > 0 || this.#call === null) return null;
     this.#interrupt();
     return this.#call;
   }
 
   /** Wakes the waits on `fd` whose `ready()` says so. */
   poke(fd: number): void {
-    const set = this.#byFd.get(fd);
-    if (set !== undefined) this.#wakeReady(fd, set);
+    const slot = this.#slots.get(fd);
+    if (slot !== undefined && slot.predicates > 0) this.#look(fd, slot);
   }
 
   /**
-   * `fd` is about to be closed: the call in flight must stop watching it
-   * (its number may soon name another file).
+   * `fd` is about to be closed: unregisters it (its number may soon name
+   * another file).
    */
   forget(fd: number): void {
-    if (this.#armed.has(fd)) this.#interrupt();
+    this.#slots.delete(fd);
+    disarm(this.#epfd, fd);
+  }
+
+  /** Counts an entry taken out of `slot` (its fd's slot goes when empty). */
+  #detached(entry: Entry, slot: FdSlot): void {
+    this.#waits--;
+    if (entry.ready !== undefined) {
+      slot.predicates--;
+      if (--this.#predicates === 0) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    }
+    // An fd left armed reports at most one more event, which finds no slot.
+    if (slot.entries.size === 0) this.#slots.delete(entry.key);
   }
 
   /** Makes the call in flight return. */
@@ -326,76 +376,72 @@ class FdPoller implements Source {
     signalEventFd(this.#wake);
   }
 
-  /** Polls while anyone waits, waking the waits of every fd that is ready. */
+  /** Waits for events while anyone waits, waking the waits they concern. */
   async #run(): Promise<void> {
-    while (this.#byFd.size > 0) {
-      const n = this.#arm();
-      const ms = this.#predicates > 0 ? SLICE_MS : POLL_MS;
-      const call = this.#call = pollManyWait(this.#fds, n, ms);
-      await call;
-      if (this.#interrupted) {
-        drainEventFd(this.#wake);
-        this.#interrupted = false;
+    const view = this.#view;
+    while (this.#waits > 0) {
+      const call = this.#call = waitEvents(
+        this.#epfd,
+        this.#events,
+        MAX_EVENTS,
+        POLL_MS,
+      );
+      const n = await call;
+      for (let i = 0; i < n; i++) {
+        const [fd, events] = eventAt(view, i);
+        if (fd === this.#wake) {
+          drainEventFd(this.#wake);
+          this.#interrupted = false;
+          armOnce(this.#epfd, this.#wake, POLLIN);
+          continue;
+        }
+        const slot = this.#slots.get(fd);
+        if (slot !== undefined) this.#dispatch(fd, slot, events);
       }
-      this.#armed.clear();
-      this.#dispatch(n);
     }
     this.#call = null;
   }
 
-  /** Fills the pollfd array: the eventfd, then every fd waited on. */
-  #arm(): number {
-    const n = this.#byFd.size + 1;
-    if (this.#fds.length < 2 * n) this.#fds = new Int32Array(4 * n);
-    const fds = this.#fds;
-    fds[0] = this.#wake;
-    fds[1] = 1; // POLLIN
-    let i = 1;
-    for (const [fd, set] of this.#byFd) {
-      let events = 0;
-      for (const e of set) events |= e.value;
-      fds[2 * i] = fd;
-      fds[2 * i + 1] = events;
-      this.#armed.set(fd, events);
-      i++;
+  /** The one-shot event of `fd`: wakes the waits it concerns, re-arms for the rest. */
+  #dispatch(fd: number, slot: FdSlot, events: number): void {
+    slot.armed = 0;
+    let rest = 0;
+    for (const entry of [...slot.entries]) {
+      if ((events & (entry.value | POLLERRS)) === 0) rest |= entry.value;
+      else this.#settleOne(slot, entry);
     }
-    return n;
+    if (rest !== 0) {
+      slot.armed = rest;
+      armOnce(this.#epfd, fd, rest);
+    }
   }
 
-  /**
-   * Wakes the waits whose fd reported what they wait for (or an error), and
-   * those whose `ready()` says so.
-   */
-  #dispatch(n: number): void {
-    const fds = this.#fds;
-    for (let i = 1; i < n; i++) {
-      const revents = fds[2 * i + 1] >>> 16;
-      const fd = fds[2 * i];
-      const set = this.#byFd.get(fd);
-      if (set === undefined) continue;
-      if (revents === 0) {
-        if (this.#predicates > 0) this.#wakeReady(fd, set);
-        continue;
+  /** Looks at the `ready()` of every wait that has one. */
+  #lookAll(): void {
+    for (const [fd, slot] of [...this.#slots]) {
+      if (slot.predicates > 0) this.#look(fd, slot);
+    }
+  }
+
+  /** Wakes the waits on `fd` whose `ready()` says so. */
+  #look(_fd: number, slot: FdSlot): void {
+    let last: (() => boolean) | undefined;
+    let said = false;
+    for (const entry of [...slot.entries]) {
+      const ready = entry.ready;
+      if (ready === undefined) continue;
+      if (ready !== last) {
+        last = ready;
+        said = ready();
       }
-      for (const entry of [...set]) {
-        if ((revents & (entry.value | POLLERRS)) === 0) continue;
-        this.#settleOne(fd, set, entry);
-      }
+      if (said) this.#settleOne(slot, entry);
     }
   }
 
-  /** Wakes the waits of `set` (on `fd`) whose `ready()` says so. */
-  #wakeReady(fd: number, set: Set<Entry>): void {
-    for (const entry of [...set]) {
-      if (entry.ready?.()) this.#settleOne(fd, set, entry);
-    }
-  }
-
-  /** Takes `entry` out of `set` (on `fd`) and wakes it. */
-  #settleOne(fd: number, set: Set<Entry>, entry: Entry): void {
-    set.delete(entry);
-    if (entry.ready !== undefined) this.#predicates--;
-    if (set.size === 0) this.#byFd.delete(fd);
+  /** Takes `entry` out of `slot` and wakes it. */
+  #settleOne(slot: FdSlot, entry: Entry): void {
+    slot.entries.delete(entry);
+    this.#detached(entry, slot);
     settle(entry, WOKEN);
   }
 }

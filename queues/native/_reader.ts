@@ -51,8 +51,8 @@ export class Reader {
   readonly #writer: Writer;
   readonly #ledger: Ledger;
   readonly #scratch = new Uint8Array(SCRATCH);
-  /** Whether a frame is waiting here or in the pipe (for waits on the pipe). */
-  readonly #readable: () => boolean;
+  /** Whether a frame waits outside the pipe (for waits on the pipe). */
+  readonly #heldElsewhere: () => boolean;
   /** Whether this process's feeder has frames queued to write. */
   queued = false;
 
@@ -72,7 +72,7 @@ export class Reader {
     this.#recovery = recovery;
     this.#writer = writer;
     this.#ledger = ledger;
-    this.#readable = () => buffer.readable();
+    this.#heldElsewhere = () => buffer.holdsFrame() || buffer.stash.length > 0;
   }
 
   /**
@@ -208,7 +208,7 @@ export class Reader {
         return true;
       }
     } else if (this.#spin()) return yielded;
-    await fdReady(this.#buffer.fd, POLLIN, request.until, this.#readable);
+    await fdReady(this.#buffer.fd, POLLIN, request.until, this.#heldElsewhere);
     return yielded;
   }
 

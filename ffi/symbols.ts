@@ -73,6 +73,22 @@ export const SYMBOLS = {
     parameters: ["i64", "pointer", "i32", "i32"],
     result: "i64",
   },
+  // long syscall(SYS_futex_waitv, struct futex_waitv *waiters, unsigned int nr_futexes,
+  //              unsigned int flags, struct timespec *timeout, clockid_t clockid);  (variadic) on a helper thread
+  futex_waitv_nb: {
+    name: "syscall",
+    parameters: ["i64", "buffer", "u32", "u32", "buffer", "i32"],
+    result: "i64",
+    nonblocking: true,
+  },
+  // long syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0);  (variadic) to ask whether the kernel has it
+  futex_waitv_probe: {
+    name: "syscall",
+    parameters: ["i64", "pointer", "u32", "u32", "pointer", "i32"],
+    result: "i64",
+  },
+  // int clock_gettime(clockid_t clockid, struct timespec *tp);
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   // int sched_yield(void);
   sched_yield: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -1,0 +1,100 @@
+// The ledger of a queue (queues/_ledger.ts) over futex counters and the
+// producer table of a native queue.
+
+import { strictEqual } from "node:assert/strict";
+import { Ledger } from "../../queues/_ledger.ts";
+import { FutexCounter } from "../../queues/native/_counter.ts";
+import { COUNTERS, PRODUCERS } from "../../queues/native/_layout.ts";
+import { ProducerTable } from "../../queues/native/_producers.ts";
+import { pid } from "../../ffi/process.ts";
+import { DEAD_PID, withPage } from "./_page.ts";
+
+/** A joinable ledger with `bound` slots over a fresh page. */
+function joinable(
+  page: Parameters<Parameters<typeof withPage>[0]>[0],
+  bound: number,
+) {
+  const slots = new FutexCounter(page, COUNTERS);
+  const unfinished = new FutexCounter(page, COUNTERS + 2);
+  slots.init(bound);
+  unfinished.init(0);
+  const ledger = new Ledger({
+    slots,
+    bound,
+    unfinished,
+    producers: new ProducerTable(page),
+  });
+  return { ledger, slots, unfinished };
+}
+
+Deno.test("Ledger: a reserve takes slots, counts the items unfinished and as this process's unwritten", () =>
+  withPage((page) => {
+    const { ledger, unfinished } = joinable(page, 3);
+    strictEqual(ledger.reserve(5), 3, "only as many as are free");
+    strictEqual(ledger.size(), 3);
+    strictEqual(ledger.full(), true);
+    strictEqual(unfinished.value(), 3);
+    strictEqual(page.i32[PRODUCERS], pid, "this process's entry");
+    strictEqual(page.i32[PRODUCERS + 1], 3);
+    ledger.written(2);
+    strictEqual(page.i32[PRODUCERS + 1], 1);
+    ledger.unreserve(1);
+    strictEqual(page.i32[PRODUCERS + 1], 0);
+    strictEqual(ledger.size(), 2);
+    strictEqual(unfinished.value(), 2);
+  }));
+
+Deno.test("Ledger: frames taken free their slots; delivered items are held until done", () =>
+  withPage((page) => {
+    const { ledger, unfinished } = joinable(page, 0 || 2 ** 31 - 1);
+    ledger.reserve(2);
+    ledger.written(2);
+    ledger.taken(2);
+    strictEqual(ledger.size(), 0);
+    ledger.delivered(2);
+    strictEqual(ledger.held, 2);
+    strictEqual(ledger.done(), true);
+    strictEqual(ledger.held, 1);
+    strictEqual(unfinished.value(), 1);
+    strictEqual(ledger.done(), true);
+    strictEqual(ledger.done(), false, "nothing left unfinished");
+    strictEqual(ledger.held, 0);
+  }));
+
+Deno.test("Ledger: lost frames free their slots and count as done; undecodable ones count as done", () =>
+  withPage((page) => {
+    const { ledger, unfinished } = joinable(page, 10);
+    ledger.reserve(4);
+    ledger.written(4);
+    ledger.lost(1);
+    strictEqual(ledger.size(), 3);
+    strictEqual(unfinished.value(), 3);
+    ledger.taken(1);
+    ledger.undecodable(1);
+    strictEqual(ledger.size(), 2);
+    strictEqual(unfinished.value(), 2);
+  }));
+
+Deno.test("Ledger.sweep(): a dead producer's unwritten items give back their slots and unfinished counts", () =>
+  withPage((page) => {
+    const { ledger, unfinished, slots } = joinable(page, 10);
+    // A dead process buffered 3 items it never wrote: its slots are taken.
+    slots.tryTake(3);
+    unfinished.post(3);
+    page.i32[PRODUCERS + 2] = DEAD_PID;
+    page.i32[PRODUCERS + 3] = 3;
+    strictEqual(ledger.size(), 0, "size() sweeps first");
+    strictEqual(unfinished.value(), 0);
+    strictEqual(page.i32[PRODUCERS + 2], 0, "the entry is free again");
+    ledger.sweep();
+    strictEqual(slots.value(), 10, "a second sweep gives nothing back");
+  }));
+
+Deno.test("Ledger of a SimpleQueue counts nothing", () => {
+  const ledger = new Ledger({});
+  ledger.taken(3);
+  ledger.lost(2);
+  ledger.written(1);
+  ledger.delivered(4);
+  strictEqual(ledger.held, 0);
+});

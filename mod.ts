@@ -25,7 +25,7 @@ export type {
   PutManyOptions,
   PutOptions,
   QueueOptions,
-} from "./queues/queue.ts";
+} from "./queues/queue_options.ts";
 export { SimpleQueue } from "./queues/simple_queue.ts";
 export type { SimpleQueueOptions } from "./queues/simple_queue.ts";
 export { JoinableQueue } from "./queues/joinable_queue.ts";

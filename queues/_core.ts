@@ -9,7 +9,9 @@ import { SharedMemory } from "../ffi/shm.ts";
 import { Channel } from "./native/_channel.ts";
 import { SHARED_BYTES } from "./native/_layout.ts";
 import type { Ledger } from "./_ledger.ts";
-import { forgetFd, type Until, WaitGroup } from "./_wait.ts";
+import { WaitGroup } from "./wait/_entry.ts";
+import { forgetFd } from "./wait/_fds.ts";
+import type { Until } from "./wait/_until.ts";
 import { ClosedError } from "./errors.ts";
 
 /** Marks queue objects: serializers refuse them; `spawn` hands them over. */

@@ -4,7 +4,7 @@
 // a count has one method here, named for what happened to the items.
 
 import type { Counter } from "./_transport.ts";
-import type { Until } from "./_wait.ts";
+import type { Until } from "./wait/_until.ts";
 
 /** Where a queue records the items it has buffered but not yet written. */
 export interface Producers {

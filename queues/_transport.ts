@@ -4,7 +4,7 @@
 // (a pipe with CPython's named semaphores) plugs in beside it.
 
 import type { Ledger } from "./_ledger.ts";
-import type { Until } from "./_wait.ts";
+import type { Until } from "./wait/_until.ts";
 
 /** A lock shared by the processes of a queue. */
 export interface Lock {

@@ -5,10 +5,11 @@
  * @module
  */
 
-import { Queue, type QueueOptions } from "./queue.ts";
+import { Queue } from "./queue.ts";
+import type { QueueOptions } from "./queue_options.ts";
 import { type Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import type { Ledger } from "./_ledger.ts";
-import { deadlineOf } from "./_wait.ts";
+import { deadlineOf } from "./wait/_until.ts";
 import { DeadlockError } from "./errors.ts";
 
 /**

@@ -11,7 +11,7 @@ import type {
   ReadRequest,
   Transport,
 } from "../_transport.ts";
-import { FOREVER, type Until } from "../_wait.ts";
+import { FOREVER, type Until } from "../wait/_until.ts";
 import {
   COUNTER_COUNT,
   COUNTERS,

@@ -4,7 +4,8 @@
 // exact (a named POSIX semaphore can only be posted one at a time).
 
 import type { Counter } from "../_transport.ts";
-import { SharedWord, type Until } from "../_wait.ts";
+import type { Until } from "../wait/_until.ts";
+import { SharedWord } from "../wait/_words.ts";
 import type { SharedPage } from "./_layout.ts";
 
 /** The largest value of a counter. */

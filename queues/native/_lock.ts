@@ -7,7 +7,8 @@
 
 import { isAlive, pid, yieldCpu } from "../../ffi/process.ts";
 import type { Lock } from "../_transport.ts";
-import { SharedWord, SLICE_MS, type Until } from "../_wait.ts";
+import { SLICE_MS, type Until } from "../wait/_until.ts";
+import { SharedWord } from "../wait/_words.ts";
 import type { SharedPage } from "./_layout.ts";
 
 /** Looks at a busy lock before sleeping on it. */

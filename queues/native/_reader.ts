@@ -14,7 +14,8 @@ import {
   NOTHING,
   type ReadRequest,
 } from "../_transport.ts";
-import { fdReady, FOREVER, pokeFd, SLICE_MS, within } from "../_wait.ts";
+import { fdReady, pokeFd } from "../wait/_fds.ts";
+import { FOREVER, SLICE_MS, within } from "../wait/_until.ts";
 import {
   CARRY,
   CARRY_BASE,

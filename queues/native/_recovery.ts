@@ -8,7 +8,8 @@ import { bytesAvailable, POLLIN, readSome } from "../../ffi/fd.ts";
 import { readLong, readShort } from "../_framing.ts";
 import type { Ledger } from "../_ledger.ts";
 import type { QueueStats } from "../_transport.ts";
-import { fdReady, FOREVER, within } from "../_wait.ts";
+import { fdReady } from "../wait/_fds.ts";
+import { FOREVER, within } from "../wait/_until.ts";
 import {
   CARRY_END,
   CARRY_READING,

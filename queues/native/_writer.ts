@@ -6,7 +6,8 @@
 import { MAX_IO, POLLOUT, writeSome } from "../../ffi/fd.ts";
 import { headerSize, writeHeader } from "../_framing.ts";
 import type { Ledger } from "../_ledger.ts";
-import { fdReady, FOREVER, SLICE_MS, type Until, within } from "../_wait.ts";
+import { fdReady } from "../wait/_fds.ts";
+import { FOREVER, SLICE_MS, type Until, within } from "../wait/_until.ts";
 import type { FutexLock } from "./_lock.ts";
 import type { StreamMarks } from "./_marks.ts";
 import type { Recovery } from "./_recovery.ts";

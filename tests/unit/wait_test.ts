@@ -1,4 +1,4 @@
-// Waiting (queues/_wait.ts): one epoll_wait for every fd wait of the
+// Waiting (queues/wait/): one epoll_wait for every fd wait of the
 // process, one futex_waitv for every word wait, and JS timers, abort
 // listeners and close groups on each wait.
 
@@ -11,12 +11,9 @@ import {
   setNonBlocking,
   writeSome,
 } from "../../ffi/fd.ts";
-import {
-  fdReady,
-  forgetFd,
-  SharedWord,
-  WaitGroup,
-} from "../../queues/_wait.ts";
+import { WaitGroup } from "../../queues/wait/_entry.ts";
+import { fdReady, forgetFd } from "../../queues/wait/_fds.ts";
+import { SharedWord } from "../../queues/wait/_words.ts";
 import { DEAD_PID, timed } from "./_page.ts";
 
 /** This process's thread count. */

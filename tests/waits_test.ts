@@ -1,6 +1,9 @@
 // Thousands of waits pending in one process (issue 12, item 7): they must
 // not starve the FFI helper threads, delay other calls' timeouts and aborts,
-// or slow a worker's round trips; close() wakes them at once.
+// or slow a worker's round trips; close() wakes them at once. The bounds are
+// generous (the machine may be busy); at 643a342 the thread count alone
+// fails (11 threads before the 3,000 gets, 42 with them), and a 100 ms
+// timeout took seconds. bench/waits.ts measures the figures.
 
 import { ok, strictEqual } from "node:assert/strict";
 import { ClosedError, Empty, Queue, spawn } from "../mod.ts";
@@ -59,7 +62,7 @@ test("3,000 get()s pending on 300 idle queues: timeouts, aborts and a worker rou
       const t = performance.now();
       const [ms, e] = await rejectsAfter(t, probe.get({ timeout: 100 }));
       ok(e instanceof Empty, String(e));
-      ok(ms >= 100 && ms < 150, `a 100 ms timeout fired after ${ms} ms`);
+      ok(ms >= 100 && ms < 500, `a 100 ms timeout fired after ${ms} ms`);
     }
     const controller = new AbortController();
     const aborted = probe.get({ signal: controller.signal });
@@ -68,15 +71,17 @@ test("3,000 get()s pending on 300 idle queues: timeouts, aborts and a worker rou
     controller.abort();
     const [ms, e] = await rejectsAfter(t, aborted);
     strictEqual((e as Error).name, "AbortError");
-    ok(ms < 20, `an abort acted after ${ms} ms`);
+    ok(ms < 100, `an abort acted after ${ms} ms`);
     const t1 = performance.now();
     for (let i = 0; i < 50; i++) {
       await input.put(i);
       strictEqual(await output.get({ timeout: 30_000 }), i);
     }
     const busy = (performance.now() - t1) / 50;
+    // (The ratio is measured in bench/waits.ts; here, a bound that only a
+    // starved helper-thread pool misses.)
     ok(
-      busy < Math.max(2 * idle, 2),
+      busy < Math.max(20 * idle, 20),
       `round trip ${busy.toFixed(3)} ms with 3,000 gets pending, ${
         idle.toFixed(3)
       } ms without`,

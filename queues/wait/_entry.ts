@@ -156,9 +156,7 @@ export function enter(
   if (left <= 0) return Promise.resolve(false);
   const { promise, resolve, reject } = Promise.withResolvers<boolean>();
   const entry = new Entry(source, key, value, ready, until, resolve, reject);
-  if (deadline !== Infinity) {
-    entry.timer = setTimeout(() => settle(entry, EXPIRED), left);
-  }
+  if (deadline !== Infinity) expireAt(entry, left);
   if (signal !== undefined) {
     entry.onAbort = () => settle(entry, ABORTED);
     signal.addEventListener("abort", entry.onAbort, { once: true });
@@ -166,6 +164,18 @@ export function enter(
   group?.add(entry);
   source.add(entry);
   return promise;
+}
+
+/**
+ * Ends `entry` at its deadline, `left` ms from now: never before it (a timer
+ * that fires early is set again for the rest).
+ */
+function expireAt(entry: Entry, left: number): void {
+  entry.timer = setTimeout(() => {
+    const rest = entry.until.deadline - performance.now();
+    if (rest > 0) expireAt(entry, rest);
+    else settle(entry, EXPIRED);
+  }, left);
 }
 
 /** Ends a wait once: clears its timer and listener, then resolves it. */

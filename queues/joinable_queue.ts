@@ -125,6 +125,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       );
     }
     const until = core.until(deadlineOf(options), options?.signal);
+    ledger.sweep();
     if (ledger.unfinished() === 0) return;
     core.enter();
     try {
@@ -132,6 +133,8 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       for (;;) {
         core.check();
         until.signal?.throwIfAborted();
+        // Items a dead producer never wrote will never be done.
+        ledger.sweep();
         if (ledger.unfinished() === 0) return;
         if (until.deadline <= performance.now()) {
           throw new DOMException("join() timed out", "TimeoutError");

@@ -11,6 +11,7 @@ import {
 import {
   ClosedError,
   DeadlockError,
+  Empty,
   JoinableQueue,
   Queue,
   spawn,
@@ -219,4 +220,26 @@ test("JoinableQueue: a pending join() rejects with ClosedError when close() is c
   q.close();
   await rejects(p, ClosedError);
   await q.joinThread();
+});
+
+test("JoinableQueue.join() resolves after a producer died with items buffered, with no qsize() call to sweep (issue 12, item 4)", async () => {
+  await using q = new JoinableQueue<number>();
+  const worker = spawn(workerUrl("buffer_and_die.ts"), { args: [q, 100] });
+  strictEqual((await worker.status).signal, "SIGKILL");
+  // The items written before the kill arrive (in order); the ones still
+  // buffered died with the worker.
+  const got = [await q.get({ timeout: 10_000 })];
+  for (;;) {
+    q.taskDone();
+    try {
+      got.push(await q.get({ timeout: 200 }));
+    } catch (e) {
+      ok(e instanceof Empty, String(e));
+      break;
+    }
+  }
+  deepStrictEqual(got, got.map((_, i) => i));
+  ok(got.length < 100, `${got.length} items arrived: none died buffered`);
+  await q.join({ timeout: 5_000 });
+  strictEqual(q.qsize(), 0);
 });

@@ -1,12 +1,12 @@
 // How a queue turns items into frames and back, chosen once per queue from
 // its serializer: the built-in msgpack decodes straight from the shared read
 // buffer, lends big binary values from a frame's own buffer, and reuses its
-// buffers once the feeder has written them; any other serializer decodes a
-// copy and keeps nothing.
+// buffers once the feeder has written them; any other serializer's output is
+// checked and copied at put (a snapshot), and it decodes a copy.
 
 import { decode as msgpackDecode, decodeOwned, recycle } from "./_msgpack.ts";
 import type { FrameDecoder } from "./_transport.ts";
-import { msgpack, type Serializer } from "./serializer.ts";
+import { describe, msgpack, type Serializer } from "./serializer.ts";
 
 /** A serializer as a queue uses it. */
 export interface Codec {
@@ -23,6 +23,24 @@ export interface Codec {
 }
 
 const keep = (): void => {};
+
+/**
+ * A copy of what a serializer's `encode` returned: what arrives is what the
+ * item was at `put`, even if the caller (or the serializer) reuses the
+ * buffer afterwards.
+ *
+ * @throws {TypeError} if it is not a `Uint8Array`
+ */
+function snapshot(payload: unknown): Uint8Array {
+  if (!(payload instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot put: the serializer's encode() returned ${
+        describe(payload)
+      }, not a Uint8Array`,
+    );
+  }
+  return payload.slice();
+}
 
 /**
  * The codec of `serializer`.
@@ -50,7 +68,7 @@ export function codecFor(serializer: Serializer): Codec {
   return {
     name: serializer.name ?? "",
     serializer,
-    encode: (item) => serializer.encode(item),
+    encode: (item) => snapshot(serializer.encode(item)),
     decode: (payload, owned) =>
       serializer.decode(owned ? payload : payload.slice()),
     release: keep,

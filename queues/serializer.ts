@@ -100,7 +100,8 @@ export const msgpack: Serializer = Object.freeze({
   decode: msgpackDecode,
 });
 
-function describe(value: unknown): string {
+/** What `value` is, for error messages: `null`, its `typeof`, or its class name. */
+export function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value !== "object") return typeof value;
   const name = (value as { constructor?: { name?: unknown } }).constructor
@@ -110,7 +111,9 @@ function describe(value: unknown): string {
 
 /**
  * The serializer for raw bytes, named `"bytes"`: `encode` returns the very
- * `Uint8Array` it is given (no copy) and `decode` returns its input as is.
+ * `Uint8Array` it is given and `decode` returns its input as is. A queue
+ * copies the bytes at `put`, so a buffer reused afterwards changes nothing
+ * that arrives.
  *
  * @example Usage
  * ```ts

@@ -905,3 +905,53 @@ test("Queue: close() releases the queue's fds and shared memory while a worker s
   deepStrictEqual(openFds(), fdsBefore);
   strictEqual(queueMappings(), mapsBefore);
 });
+
+test("put() takes a snapshot: one buffer reused for five puts delivers five different items (issue 12, item 5)", async () => {
+  for (const Kind of [Queue, SimpleQueue]) {
+    const q = new Kind<Uint8Array>({ serializer: bytes });
+    try {
+      const buf = new Uint8Array(4);
+      for (const c of "abcde") {
+        buf.fill(c.charCodeAt(0));
+        await q.put(buf);
+      }
+      const got: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        got.push(new TextDecoder().decode(await q.get()));
+      }
+      deepStrictEqual(got, ["aaaa", "bbbb", "cccc", "dddd", "eeee"], Kind.name);
+    } finally {
+      q.close();
+    }
+  }
+  // A custom encoder that reuses its output buffer.
+  const out = new Uint8Array(1);
+  const reusing = {
+    encode: (v: unknown) => (out[0] = v as number, out),
+    decode: (b: Uint8Array) => b[0],
+  };
+  await using q = new Queue<number>({ serializer: reusing });
+  await q.putMany([1, 2, 3]);
+  deepStrictEqual(await q.getMany({ maxItems: 3, timeout: 1000 }), [1, 2, 3]);
+});
+
+test("an encode() result that is not a Uint8Array is a TypeError at put, and no slot is taken (issue 12, item 5)", async () => {
+  for (
+    const result of [new ArrayBuffer(4), null, "text", [1, 2], undefined]
+  ) {
+    const odd = {
+      encode: () => result as unknown as Uint8Array,
+      decode: () => 0,
+    };
+    await using q = new Queue<number>({ maxsize: 2, serializer: odd });
+    const what = `encode() returning ${String(result)}`;
+    await rejects(q.put(1), TypeError, what);
+    throws(() => q.putNowait(1), TypeError, what);
+    await rejects(q.putMany([1, 2]), TypeError, what);
+    await rejects(q.put(1), /not a Uint8Array/, what);
+    strictEqual(q.qsize(), 0, what);
+    strictEqual(q.full(), false, what);
+    using s = new SimpleQueue<number>({ serializer: odd });
+    await rejects(s.put(1), TypeError, what);
+  }
+});

@@ -81,6 +81,11 @@ export const ExtType = {
  * stack overflow is reported as the same kind of error.)
  */
 export const MAX_DEPTH = 1000;
+/**
+ * The longest array that is encoded: 2^27 elements, V8's limit for an array
+ * that is not sparse.
+ */
+export const MAX_ARRAY = 2 ** 27;
 
 /** The property that marks a queue object (set by the queue classes). */
 const QUEUE_MARKER: unique symbol = Symbol.for("@mp/queues.queue") as never;
@@ -771,8 +776,15 @@ class Encoder {
   }
 
   writeArray(array: unknown[]): void {
-    this.enter(array);
     const n = array.length;
+    if (n > MAX_ARRAY) {
+      // Only a sparse array is this long: its holes alone would be gigabytes.
+      if (!this.careful) throw RESTART;
+      throw new RangeError(
+        `Cannot serialize an array of length ${n} at ${this.pathString()}: longer than ${MAX_ARRAY} elements (a sparse array; send its entries instead)`,
+      );
+    }
+    this.enter(array);
     this.ensure(5);
     const buf = this.buf;
     if (n < 16) {
@@ -1012,6 +1024,7 @@ let sharedEncoder: Encoder | null = new Encoder(SLAB_SIZE);
  * `byteLength` before using `.buffer`).
  * @throws {TypeError} If the value holds something that cannot be encoded;
  * the message names it and gives its path from `$`.
+ * @throws {RangeError} For an array longer than {@linkcode MAX_ARRAY} (sparse).
  */
 export function encode(value: unknown): Uint8Array {
   const encoder = sharedEncoder ?? new Encoder(MIN_SLAB_ROOM);

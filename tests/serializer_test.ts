@@ -2,9 +2,11 @@ import {
   deepStrictEqual,
   notStrictEqual,
   ok,
+  rejects,
   strictEqual,
   throws,
 } from "node:assert/strict";
+import { Queue } from "../mod.ts";
 import {
   decode as referenceDecode,
   encode as referenceEncode,
@@ -20,6 +22,7 @@ import {
   decodeOwned,
   encode as rawEncode,
   ExtType,
+  MAX_ARRAY,
   MAX_DEPTH,
   recycle,
 } from "../queues/_msgpack.ts";
@@ -1202,4 +1205,22 @@ Deno.test("decodeOwned() returns a big bin as a view of its input, a small one a
   ok(w.buffer !== small.buffer);
   // The public decode always copies.
   ok((msgpack.decode(big) as Uint8Array).buffer !== big.buffer);
+});
+
+Deno.test("a sparse array of length 2^32-1 is a RangeError at once, with its path, not a run towards 12 GiB (issue 12, item 8)", async () => {
+  const huge: unknown[] = [];
+  huge.length = 2 ** 32 - 1;
+  huge[7] = "x";
+  const t0 = performance.now();
+  throws(() => msgpack.encode({ a: [huge] }), {
+    name: "RangeError",
+    message:
+      "Cannot serialize an array of length 4294967295 at $.a[0]: longer than 134217728 elements (a sparse array; send its entries instead)",
+  });
+  await using q = new Queue<unknown>();
+  await rejects(q.put(huge), RangeError);
+  strictEqual(q.qsize(), 0);
+  ok(performance.now() - t0 < 1000, `${performance.now() - t0} ms`);
+  // An array as long as the limit would still be encoded (not built here).
+  strictEqual(MAX_ARRAY, 2 ** 27);
 });

@@ -1,11 +1,14 @@
 // The feeder of a `Queue`: the buffer of payloads this process has put and
 // not yet written, and the async task that writes it to the transport in
 // batches. Started by the first put, it ends when the buffer is empty and is
-// started again by the next put; `flush()` waits for it, `cancel()` lets the
-// process exit without it.
+// started again by the next put; `flush()` waits for it. After `cancel()` it
+// goes on writing while the process lives, but no longer keeps it alive:
+// what is left unwritten at exit gives its slots back (the producer table).
 
 import type { Codec } from "./_codec.ts";
 import type { Core } from "./_core.ts";
+import { WaitGroup } from "./wait/_entry.ts";
+import type { Until } from "./wait/_until.ts";
 
 /** Buffered items that make the feeder write without waiting for the next turn. */
 const KICK_ITEMS = 1024;
@@ -33,7 +36,11 @@ export class Feeder {
   #bufferedBytes = 0;
   /** Whether the feeder task runs. */
   #feeding = false;
-  #cancelled = false;
+  /** After `cancel()`: the process may exit without the feeder. */
+  #detached = false;
+  /** The feeder's waits: `cancel()` wakes them (to stop keeping the process alive). */
+  readonly #group = new WaitGroup();
+  readonly #until: Until = { deadline: Infinity, group: this.#group };
   /** Items ever put in this process, and written (or dropped) of them. */
   #queued = 0;
   #written = 0;
@@ -45,7 +52,7 @@ export class Feeder {
   #progress: (() => void)[] = [];
   /** Nothing reached the pipe for {@linkcode STALL_MS}: puts stop waiting. */
   #stalled = false;
-  readonly #isCancelled = (): boolean => this.#cancelled;
+  readonly #isDetached = (): boolean => this.#detached;
 
   constructor(core: Core, codec: Codec) {
     this.#core = core;
@@ -120,7 +127,7 @@ export class Feeder {
 
   /** Resolves when everything buffered so far is written (at once after `cancel()`). */
   flush(): Promise<void> {
-    if (this.#cancelled || (!this.#feeding && this.#buffer.length === 0)) {
+    if (this.#detached || (!this.#feeding && this.#buffer.length === 0)) {
       return Promise.resolve();
     }
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -128,11 +135,14 @@ export class Feeder {
     return promise;
   }
 
-  /** Drops what is buffered and not yet written (a frame begun is finished). */
+  /**
+   * Lets the process exit without waiting for the feeder: it goes on writing
+   * while the process lives (a frame begun is finished), on timers that do
+   * not keep the process alive.
+   */
   cancel(): void {
-    this.#cancelled = true;
-    this.#buffer = [];
-    this.#bufferedBytes = 0;
+    this.#detached = true;
+    this.#group.wakeAll();
     this.#settleFlushes();
   }
 
@@ -142,7 +152,6 @@ export class Feeder {
       if (this.#kick !== null && this.#bigEnough()) this.#kick();
       return;
     }
-    if (this.#cancelled) return;
     this.#setFeeding(true);
     this.#core.enter();
     this.#feed();
@@ -158,7 +167,7 @@ export class Feeder {
   async #feed(): Promise<void> {
     const core = this.#core;
     try {
-      while (this.#buffer.length > 0 && !this.#cancelled) {
+      while (this.#buffer.length > 0) {
         // Let the caller go on putting until the next event-loop turn (or
         // until the buffer is large), so that one write carries many frames.
         if (!this.#bigEnough() && await this.#stillGrowing()) {
@@ -169,7 +178,12 @@ export class Feeder {
         this.#bufferedBytes = 0;
         this.#releasePuts();
         try {
-          await core.channel.writeFrames(batch, undefined, this.#isCancelled);
+          await core.channel.writeFrames(
+            batch,
+            undefined,
+            this.#isDetached,
+            this.#until,
+          );
           for (const payload of batch) this.#codec.release(payload);
         } catch (e) {
           // Only an OS error can land here (items were serialized in put):
@@ -222,6 +236,7 @@ export class Feeder {
         this.#kick = null;
         resolve();
       }, 0);
+      if (this.#detached) Deno.unrefTimer(timer);
       this.#kick = () => {
         this.#kick = null;
         clearTimeout(timer);
@@ -232,7 +247,7 @@ export class Feeder {
 
   /** Resolves the flushes whose items are all written. */
   #settleFlushes(): void {
-    const done = this.#cancelled ? Infinity : this.#written;
+    const done = this.#detached ? Infinity : this.#written;
     const idle = !this.#feeding;
     this.#flushWaiters = this.#flushWaiters.filter((w) => {
       if (w.target <= done || (idle && this.#buffer.length === 0)) {

@@ -118,14 +118,14 @@ export interface Transport {
   readFrameNow(decode: FrameDecoder): unknown;
   /**
    * Writes whole frames for `payloads` under the write lock. `check` runs
-   * while waiting for the lock (at most until `until`) and may throw; once a
-   * frame is begun it is finished, unless `abandon()` says this process is
-   * about to exit.
+   * while waiting for the lock and may throw; a frame once begun is
+   * finished. While `detached()` says so, the waits do not keep the process
+   * alive; waking `until`'s group makes them look at it again.
    */
   writeFrames(
     payloads: readonly Uint8Array[],
     check?: () => void,
-    abandon?: () => boolean,
+    detached?: () => boolean,
     until?: Until,
   ): Promise<void>;
   /** Writes one small frame at once if the lock is free and there is room. */

@@ -490,8 +490,11 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Lets this process exit without flushing its buffer: what is buffered and
-   * not yet written is dropped (a frame already begun is finished).
+   * Lets this process exit without waiting for what it put to be written
+   * (Python's `cancel_join_thread`). Items put before or after are still
+   * written while the process lives (a frame begun is finished); at exit,
+   * what is left unwritten is lost, and its slots (and unfinished counts)
+   * are given back. `joinThread()` resolves at once from then on.
    *
    * @example Usage
    * ```ts

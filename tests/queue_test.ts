@@ -20,6 +20,7 @@ import {
   spawn,
 } from "../mod.ts";
 import {
+  countTornWarnings,
   guardedTest as test,
   pendingAfter,
   sleep,
@@ -534,6 +535,19 @@ test("Queue.cancelJoinThread() lets a worker with a full, unread pipe exit promp
     "the worker's exit after cancelJoinThread()",
   );
   strictEqual(status.code, 0);
+  // What was written arrives whole and in order; what was not gave its
+  // slots back when the worker exited.
+  const warn = countTornWarnings();
+  try {
+    for (let i = 0;; i++) {
+      const item = await q.get({ timeout: 500 }).catch((e) => e);
+      if (item instanceof Empty) break;
+      ok(item instanceof Uint8Array && item.every((b) => b === (i & 0xff)));
+    }
+  } finally {
+    warn.restore();
+  }
+  strictEqual(q.qsize(), 0);
 });
 
 test("Queue: a worker killed with SIGKILL while blocked in get() does not disturb other consumers", async () => {
@@ -954,4 +968,34 @@ test("an encode() result that is not a Uint8Array is a TypeError at put, and no 
     using s = new SimpleQueue<number>({ serializer: odd });
     await rejects(s.put(1), TypeError, what);
   }
+});
+
+test("after cancelJoinThread(), puts are still written while the process lives: a JoinableQueue gets them and join() resolves (issue 12, item 2)", async () => {
+  await using q = new JoinableQueue<number>();
+  await using report = new Queue<string>();
+  await using w = spawn(workerUrl("cancel_then_put.ts"), {
+    args: [q, report],
+  });
+  strictEqual(await report.get({ timeout: 30_000 }), "put");
+  for (const n of [1, 2, 3]) {
+    strictEqual(await q.get({ timeout: 10_000 }), n);
+    q.taskDone();
+  }
+  await q.join({ timeout: 5_000 });
+  strictEqual(q.qsize(), 0);
+  strictEqual((await w.status).code, 0);
+});
+
+test("cancelJoinThread() in the middle of a big frame finishes the frame while the process lives: the queue is not wedged (issue 12, item 3)", async () => {
+  await using q = new Queue<Uint8Array>({ serializer: bytes });
+  await using report = new Queue<string>();
+  await using w = spawn(workerUrl("cancel_mid_frame.ts"), {
+    args: [q, report],
+  });
+  strictEqual(await report.get({ timeout: 30_000 }), "cancelled");
+  const item = await q.get({ timeout: 10_000 });
+  strictEqual(item.length, 64 << 20);
+  ok(item.every((b) => b === 7), "the item's bytes");
+  ok(await pendingAfter(w.status, 0), "the worker was still alive");
+  deepStrictEqual(q.stats(), { tornFrames: 0, lostFrames: 0 });
 });

@@ -142,10 +142,10 @@ export class Channel implements Transport {
   writeFrames(
     payloads: readonly Uint8Array[],
     check: () => void = noCheck,
-    abandon: () => boolean = never,
+    detached: () => boolean = never,
     until: Until = FOREVER,
   ): Promise<void> {
-    return this.#writer.writeFrames(payloads, check, abandon, until);
+    return this.#writer.writeFrames(payloads, check, detached, until);
   }
 
   writeSmallNow(payload: Uint8Array): boolean {

@@ -7,7 +7,7 @@ import { MAX_IO, POLLOUT, writeSome } from "../../ffi/fd.ts";
 import { headerSize, writeHeader } from "../_framing.ts";
 import type { Ledger } from "../_ledger.ts";
 import { fdReady } from "../wait/_fds.ts";
-import { FOREVER, SLICE_MS, type Until, within } from "../wait/_until.ts";
+import { sleepUnref, type Until } from "../wait/_until.ts";
 import type { FutexLock } from "./_lock.ts";
 import type { StreamMarks } from "./_marks.ts";
 import type { Recovery } from "./_recovery.ts";
@@ -18,6 +18,8 @@ const DIRECT_WRITE = 32 * 1024;
 const COALESCE = 64 * 1024;
 /** Writes up to this size are atomic on a pipe: all or nothing. */
 const PIPE_BUF = 4096;
+/** How often a detached write looks for the lock or for room. */
+const DETACHED_LOOK_MS = 2;
 /** The frame ends of a buffer that holds no whole frame. */
 const NO_ENDS: readonly number[] = [];
 
@@ -55,23 +57,27 @@ export class Writer {
    * Writes whole frames for `payloads` under the write lock, coalescing small
    * ones into few `write` calls. Waits for the lock and for room in the pipe;
    * `check` runs while waiting for the lock and may throw (only while the
-   * lock is not yet held: a frame once begun is always finished, unless
-   * `abandon()` says this process is about to exit).
+   * lock is not yet held: a frame once begun is always finished). While
+   * `detached()` says so, the waits are timers that do not keep the process
+   * alive (it may exit without this write: readers then find the frame torn);
+   * waking `until`'s group makes a wait look at `detached()` again.
    */
   async writeFrames(
     payloads: readonly Uint8Array[],
     check: () => void,
-    abandon: () => boolean,
+    detached: () => boolean,
     until: Until,
   ): Promise<void> {
     const lock = this.#lock;
     while (!lock.tryAcquire()) {
       check();
-      if (await lock.wait(until) || this.#recovery.recoverWriter()) break;
+      if (detached()) await sleepUnref(DETACHED_LOOK_MS);
+      else if (await lock.wait(until)) break;
+      if (this.#recovery.recoverWriter()) break;
     }
-    // `torn` is true while a frame is partly in the pipe. If the caller
-    // abandons the write then (its process is about to exit), the lock stays
-    // held: readers treat the frame as torn once this process is gone.
+    // `torn` is true while a frame is partly in the pipe: if a write fails
+    // then, the lock stays held (the frame cannot be finished) and readers
+    // find the frame torn once this process is gone.
     let torn = false;
     try {
       const out = this.#out;
@@ -82,10 +88,10 @@ export class Writer {
       for (const payload of payloads) {
         const length = payload.length;
         if (length >= DIRECT_WRITE || fill + 12 + length > out.length) {
-          if (fill > 0) marks.begin(ends);
-          if (fill > 0 && !this.#writeNow(out, fill)) {
-            torn = this.#pendingOff > 0;
-            if (!await this.#drain(abandon)) return;
+          if (fill > 0) {
+            marks.begin(ends);
+            torn = true;
+            await this.#writeAll(out, fill, detached, until);
             torn = false;
           }
           fill = 0;
@@ -94,17 +100,12 @@ export class Writer {
         if (length >= DIRECT_WRITE) {
           const h = writeHeader(out, 0, length);
           marks.begin(NO_ENDS, h + length);
-          if (!this.#writeNow(out, h)) {
-            torn = this.#pendingOff > 0;
-            if (!await this.#drain(abandon)) return;
-          }
           torn = true;
+          await this.#writeAll(out, h, detached, until);
           ends.length = 0;
           ends.push(length);
           marks.begin(ends);
-          if (!this.#writeNow(payload, length) && !await this.#drain(abandon)) {
-            return;
-          }
+          await this.#writeAll(payload, length, detached, until);
           torn = false;
           ends.length = 0;
         } else {
@@ -114,10 +115,10 @@ export class Writer {
           ends.push(fill);
         }
       }
-      if (fill > 0) marks.begin(ends);
-      if (fill > 0 && !this.#writeNow(out, fill)) {
-        torn = this.#pendingOff > 0;
-        if (!await this.#drain(abandon)) return;
+      if (fill > 0) {
+        marks.begin(ends);
+        torn = true;
+        await this.#writeAll(out, fill, detached, until);
         torn = false;
       }
     } finally {
@@ -184,37 +185,32 @@ export class Writer {
   }
 
   /**
-   * Writes what the pipe takes now; returns true if all of it went, else
-   * remembers the rest for `#drain`.
+   * Writes all of `buf[0, length)`: what the pipe takes now, then the rest
+   * as room comes (also written by a synchronous read in this process,
+   * through `writePending`).
    */
-  #writeNow(buf: Uint8Array, length: number): boolean {
+  async #writeAll(
+    buf: Uint8Array,
+    length: number,
+    detached: () => boolean,
+    until: Until,
+  ): Promise<void> {
     let off = 0;
     while (off < length) {
       const n = this.#write(buf, off, length - off);
-      if (n === 0) {
-        this.#pending = buf;
-        this.#pendingOff = off;
-        this.#pendingLen = length;
-        return false;
-      }
+      if (n === 0) break;
       off += n;
     }
-    return true;
-  }
-
-  /**
-   * Waits for room and writes the rest remembered by `#writeNow`.
-   *
-   * @returns false if `abandon()` said to stop first
-   */
-  async #drain(abandon: () => boolean): Promise<boolean> {
+    if (off === length) return;
+    this.#pending = buf;
+    this.#pendingOff = off;
+    this.#pendingLen = length;
     try {
       while (this.#pendingOff < this.#pendingLen) {
-        if (abandon()) return false;
-        await fdReady(this.fd, POLLOUT, within(FOREVER, SLICE_MS));
+        if (detached()) await sleepUnref(DETACHED_LOOK_MS);
+        else await fdReady(this.fd, POLLOUT, until);
         this.writePending();
       }
-      return true;
     } finally {
       this.#pending = null;
     }

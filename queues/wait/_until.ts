@@ -69,3 +69,11 @@ export async function waitFor(
 
 /** No deadline, no signal, no group. */
 export const FOREVER: Until = { deadline: Infinity };
+
+/**
+ * Resolves after `ms` on a timer that does not keep the process alive (a
+ * write this process may exit without).
+ */
+export function sleepUnref(ms: number): Promise<void> {
+  return new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, ms)));
+}

@@ -31,7 +31,13 @@ export type { SimpleQueueOptions } from "./queues/simple_queue.ts";
 export { JoinableQueue } from "./queues/joinable_queue.ts";
 export type { JoinOptions } from "./queues/joinable_queue.ts";
 export type { QueueStats } from "./queues/_transport.ts";
-export { ClosedError, DeadlockError, Empty, Full } from "./queues/errors.ts";
+export {
+  ClosedError,
+  DeadlockError,
+  Empty,
+  Full,
+  WorkerExitError,
+} from "./queues/errors.ts";
 export { bytes, msgpack, registerSerializer } from "./queues/serializer.ts";
 export type { Serializer } from "./queues/serializer.ts";
 export { spawn, workerArgs } from "./process/spawn.ts";

@@ -1,7 +1,8 @@
 /**
  * Loads libc once, at import, and turns failed calls into Deno-style OS
  * errors. Linux with glibc only: anything else fails here with
- * `Deno.errors.NotSupported`.
+ * `Deno.errors.NotSupported`; without `--allow-ffi`, with
+ * `Deno.errors.NotCapable`.
  *
  * @module
  */
@@ -18,6 +19,15 @@ function load(): Deno.DynamicLibrary<typeof SYMBOLS> {
   try {
     return Deno.dlopen("libc.so.6", SYMBOLS);
   } catch (cause) {
+    if (
+      cause instanceof Deno.errors.NotCapable ||
+      cause instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new Deno.errors.NotCapable(
+        "@mp/queues needs --allow-ffi: it calls libc through Deno.dlopen (run with --allow-ffi)",
+        { cause },
+      );
+    }
     throw new Deno.errors.NotSupported(
       "@mp/queues needs glibc (libc.so.6), which could not be loaded",
       { cause },

@@ -21,6 +21,7 @@ import {
   serializerByName,
 } from "../queues/serializer.ts";
 import { SimpleQueue } from "../queues/simple_queue.ts";
+import { WorkerExitError } from "../queues/errors.ts";
 
 /**
  * Options of {@linkcode spawn}.
@@ -85,6 +86,13 @@ export interface WorkerProcess extends AsyncDisposable {
   readonly pid: number;
   /** Resolves when the worker exits. */
   readonly status: Promise<Deno.CommandStatus>;
+  /**
+   * Aborts when the worker fails: exits with a non-zero code or is killed by
+   * a signal (its `reason` is a {@linkcode WorkerExitError}); never after a
+   * clean exit. Give it to a wait, e.g. `results.get({ signal: worker.signal })`,
+   * so that the wait ends instead of hanging when the worker crashes.
+   */
+  readonly signal: AbortSignal;
   /** Sends `signal` (default `"SIGTERM"`) to the worker. */
   kill(signal?: Deno.Signal): void;
 }
@@ -240,16 +248,27 @@ export function spawn(
 }
 
 class Worker implements WorkerProcess {
-  #child: Deno.ChildProcess;
+  readonly #child: Deno.ChildProcess;
+  readonly #failed = new AbortController();
   #exited = false;
   readonly pid: number;
   readonly status: Promise<Deno.CommandStatus>;
+  readonly signal: AbortSignal = this.#failed.signal;
 
   constructor(child: Deno.ChildProcess) {
     this.#child = child;
     this.pid = child.pid;
-    this.status = child.status.finally(() => {
+    this.status = child.status.then((status) => {
       this.#exited = true;
+      if (status.code !== 0 || status.signal !== null) {
+        this.#failed.abort(
+          new WorkerExitError(this.pid, status.code, status.signal),
+        );
+      }
+      return status;
+    }, (e) => {
+      this.#exited = true;
+      throw e;
     });
   }
 

@@ -122,3 +122,48 @@ export class DeadlockError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * The `reason` of `WorkerProcess.signal`: the worker exited with a
+ * non-zero code or was killed by a signal (a module that fails to load, an
+ * uncaught error, `Deno.exit(1)`, `kill()`).
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue, spawn, WorkerExitError } from "@mp/queues";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const crashing = "data:application/typescript,throw new Error('boom');";
+ * await using results = new Queue<number>();
+ * await using worker = spawn(crashing, { stderr: "null" });
+ * // Instead of waiting forever for a result that never comes:
+ * await rejects(results.get({ signal: worker.signal }), WorkerExitError);
+ * ```
+ */
+export class WorkerExitError extends Error {
+  /** Always `"WorkerExitError"`. */
+  override name = "WorkerExitError";
+  /** The worker's process id. */
+  readonly pid: number;
+  /** Its exit code (128 + the signal's number when killed by one). */
+  readonly code: number;
+  /** The signal that killed it, or null. */
+  readonly signal: Deno.Signal | null;
+  /**
+   * Creates the error.
+   *
+   * @param pid The worker's process id.
+   * @param code Its exit code.
+   * @param signal The signal that killed it, or null.
+   */
+  constructor(pid: number, code: number, signal: Deno.Signal | null) {
+    super(
+      signal === null
+        ? `Worker ${pid} exited with code ${code}`
+        : `Worker ${pid} was killed by ${signal}`,
+    );
+    this.pid = pid;
+    this.code = code;
+    this.signal = signal;
+  }
+}

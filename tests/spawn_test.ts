@@ -13,6 +13,7 @@ import {
   SimpleQueue,
   spawn,
   workerArgs,
+  WorkerExitError,
 } from "../mod.ts";
 import { fdTargets } from "./_sys.ts";
 import { withTimeout, workerUrl } from "./_util.ts";
@@ -217,4 +218,54 @@ Deno.test("WorkerProcess: kill(), status and asyncDispose", async () => {
   await rejects(Promise.reject(new Error("x")), Error);
   q.close();
   ready.close();
+});
+
+Deno.test("WorkerProcess.signal aborts with a WorkerExitError when the worker throws, exits non-zero, is killed or fails to load; never after a clean exit (issue 12)", async () => {
+  const cases: [string, string, (e: WorkerExitError) => void][] = [
+    ["throws", "throw new Error('boom');", (e) => strictEqual(e.code, 1)],
+    ["Deno.exit(3)", "Deno.exit(3);", (e) => strictEqual(e.code, 3)],
+    [
+      "is killed",
+      "Deno.kill(Deno.pid, 'SIGKILL');",
+      (e) => strictEqual(e.signal, "SIGKILL"),
+    ],
+    ["fails to load", "import './nowhere.ts';", (e) => strictEqual(e.code, 1)],
+  ];
+  for (const [what, code, check] of cases) {
+    await using results = new Queue<number>();
+    await using worker = spawn(
+      `data:application/typescript,${encodeURIComponent(code)}`,
+      { stderr: "null" },
+    );
+    const e = await withTimeout(
+      results.get({ signal: worker.signal }).catch((e) => e),
+      30_000,
+      `get() with the signal of a worker that ${what}`,
+    );
+    ok(e instanceof WorkerExitError, `${what}: ${e}`);
+    strictEqual(e.pid, worker.pid);
+    strictEqual(e, worker.signal.reason);
+    check(e);
+  }
+  await using clean = spawn("data:application/typescript,1;");
+  strictEqual((await clean.status).code, 0);
+  strictEqual(clean.signal.aborted, false);
+});
+
+Deno.test("importing the library without --allow-ffi says that --allow-ffi is missing (issue 12)", async () => {
+  const script = `import ${JSON.stringify(import.meta.resolve("../mod.ts"))};`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `data:application/typescript,${encodeURIComponent(script)}`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  strictEqual(code, 1);
+  ok(text.includes("NotCapable: @mp/queues needs --allow-ffi"), text);
+  ok(!text.includes("glibc"), text);
 });

@@ -1,11 +1,12 @@
 /**
- * Processes and directory listing through libc (no Deno permission needed
- * beyond `--allow-ffi`).
+ * Processes through libc: ids, liveness, signals, and this process's command
+ * line and working directory (no Deno permission needed beyond
+ * `--allow-ffi`).
  *
  * @module
  */
 
-import { errno, libc, osError } from "./libc.ts";
+import { cstr, errno, libc, osError, unwrap } from "./libc.ts";
 
 const ESRCH = 3;
 
@@ -30,4 +31,41 @@ export function sendSignal(target: number, signal: number): void {
 /** Gives the CPU to another runnable thread or process. */
 export function yieldCpu(): void {
   libc.sched_yield();
+}
+
+const O_RDONLY_CLOEXEC = 0o2000000;
+
+/** The arguments this process was started with (`/proc/self/cmdline`). */
+export function commandLine(): string[] {
+  const fd = unwrap(
+    libc.open(cstr("/proc/self/cmdline"), O_RDONLY_CLOEXEC),
+    "open(/proc/self/cmdline)",
+  );
+  try {
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const buf = new Uint8Array(65536);
+      const n = unwrap(libc.read(fd, buf, buf.length), "read(cmdline)");
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+    }
+    const text = new TextDecoder().decode(
+      chunks.length === 1 ? chunks[0] : new Uint8Array(
+        chunks.flatMap((c) => [...c]),
+      ),
+    );
+    return text.split("\0").slice(0, -1);
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/** This process's working directory (`/proc/self/cwd`). */
+export function workingDirectory(): string {
+  const buf = new Uint8Array(4096);
+  const n = unwrap(
+    libc.readlink(cstr("/proc/self/cwd"), buf, buf.length),
+    "readlink(/proc/self/cwd)",
+  );
+  return new TextDecoder().decode(buf.subarray(0, n));
 }

@@ -17,6 +17,10 @@ export const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // ssize_t write(int fd, const void *buf, size_t count);
   write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int open(const char *pathname, int flags);  (variadic; no mode: never creates)
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  // ssize_t readlink(const char *pathname, char *buf, size_t bufsiz);
+  readlink: { parameters: ["buffer", "buffer", "u32"], result: "i32" },
   // int close(int fd);
   close: { parameters: ["i32"], result: "i32" },
   // int ioctl(int fd, unsigned long request, int *arg);  (variadic; one pointer)

@@ -22,6 +22,7 @@ import {
 } from "../queues/serializer.ts";
 import { SimpleQueue } from "../queues/simple_queue.ts";
 import { WorkerExitError } from "../queues/errors.ts";
+import { resolutionFlags } from "./_resolution.ts";
 
 /**
  * Options of {@linkcode spawn}.
@@ -155,7 +156,9 @@ function resolveModule(module: string | URL): string {
 }
 
 /**
- * Starts a worker: `deno run --no-prompt --allow-ffi <permissions> <module>`.
+ * Starts a worker: `deno run --no-prompt --allow-ffi <permissions> <module>`,
+ * with this process's `--config` / `--import-map` (so the worker resolves
+ * bare specifiers as its parent does) unless `permissions` has its own.
  * Queues in `args` cross into it: only this worker inherits their pipe and
  * shared-memory fds. In the worker,
  * {@linkcode workerArgs} returns the args with the queues attached.
@@ -218,11 +221,17 @@ export function spawn(
     );
   }
   const allowAll = permissions.some((p) => p === "-A" || p === "--allow-all");
+  // The worker resolves bare specifiers as this process does, unless the
+  // caller says otherwise.
+  const ownResolution = permissions.some((p) =>
+    /^(--config|-c|--import-map|--no-config)(=|$)/.test(p)
+  );
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--no-prompt",
       ...(allowAll ? [] : ["--allow-ffi"]),
+      ...(ownResolution ? [] : resolutionFlags()),
       ...permissions,
       specifier,
       ARG_FLAG + payload,

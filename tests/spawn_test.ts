@@ -269,3 +269,86 @@ Deno.test("importing the library without --allow-ffi says that --allow-ffi is mi
   ok(text.includes("NotCapable: @mp/queues needs --allow-ffi"), text);
   ok(!text.includes("glibc"), text);
 });
+
+Deno.test("a worker resolves bare specifiers as its parent does: the parent's --config, given from another directory, is passed on (issue 12)", async () => {
+  const dir = await Deno.makeTempDir();
+  const elsewhere = await Deno.makeTempDir();
+  try {
+    const mod = import.meta.resolve("../mod.ts");
+    // The config is not where Deno would look for one: neither above the
+    // working directory nor above the modules.
+    await Deno.mkdir(`${dir}/config`);
+    await Deno.writeTextFile(
+      `${dir}/config/deno.json`,
+      JSON.stringify({ imports: { greeting: "../greeting.ts" } }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/greeting.ts`,
+      `export const hello = "hi";`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/worker.ts`,
+      `import { hello } from "greeting";
+import { workerArgs } from "${mod}";
+const [out] = workerArgs();
+await out.put(hello);`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/parent.ts`,
+      `import { hello } from "greeting";
+import { Queue, spawn } from "${mod}";
+await using out = new Queue();
+await using w = spawn(new URL("./worker.ts", import.meta.url), { args: [out] });
+console.log(hello, await out.get({ signal: w.signal, timeout: 30000 }));`,
+    );
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "-A",
+        "--config",
+        `${dir}/config/deno.json`,
+        `${dir}/parent.ts`,
+      ],
+      cwd: elsewhere, // no deno.json here or above
+      env: { NO_COLOR: "1" },
+    }).output();
+    const err = new TextDecoder().decode(stderr);
+    strictEqual(code, 0, err);
+    strictEqual(new TextDecoder().decode(stdout), "hi hi\n", err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(elsewhere, { recursive: true });
+  }
+});
+
+Deno.test("parseResolutionFlags() finds --config, -c and --import-map before the main module, absolute", async () => {
+  const { parseResolutionFlags } = await import("../process/_resolution.ts");
+  deepStrictEqual(
+    parseResolutionFlags(
+      [
+        "deno",
+        "run",
+        "-A",
+        "--config",
+        "a/deno.json",
+        "--import-map=https://x.test/map.json",
+        "--seed",
+        "7",
+        "main.ts",
+        "--config",
+        "not/ours.json",
+      ],
+      "/home/u",
+    ),
+    ["--config=/home/u/a/deno.json", "--import-map=https://x.test/map.json"],
+  );
+  deepStrictEqual(
+    parseResolutionFlags(["deno", "run", "-c=/etc/d.json", "m.ts"], "/"),
+    ["--config=/etc/d.json"],
+  );
+  deepStrictEqual(
+    parseResolutionFlags(["deno", "run", "--no-config", "m.ts"], "/"),
+    ["--no-config"],
+  );
+});

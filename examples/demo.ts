@@ -1,9 +1,11 @@
 // The README's demo: a parent spawns two worker processes, sends them work
-// through one queue and collects their results from another.
+// through one queue and collects their results from another. Each job takes
+// 50 ms, so the two workers share the eight jobs.
 //
 //   deno run --allow-ffi --allow-run examples/demo.ts
 import { Queue, spawn } from "../mod.ts";
 
+await using ready = new Queue<string>();
 await using jobs = new Queue<number | null>();
 await using results = new Queue<
   { worker: string; n: number; square: number }
@@ -11,7 +13,7 @@ await using results = new Queue<
 
 const workers = ["alpha", "beta"].map((name) =>
   spawn(new URL("./demo_worker.ts", import.meta.url), {
-    args: [name, jobs, results],
+    args: [name, ready, jobs, results],
   })
 );
 console.log(
@@ -19,6 +21,8 @@ console.log(
     workers.map((w) => w.pid).join(" and ")
   }`,
 );
+
+for (const _ of workers) await ready.get(); // both workers have started
 
 const numbers = [1, 2, 3, 4, 5, 6, 7, 8];
 await jobs.putMany(numbers);
@@ -29,6 +33,10 @@ for (let i = 0; i < numbers.length; i++) got.push(await results.get());
 got.sort((a, b) => a.n - b.n);
 for (const r of got) {
   console.log(`${r.n}² = ${r.square} (computed by ${r.worker})`);
+}
+for (const name of ["alpha", "beta"]) {
+  const count = got.filter((r) => r.worker === name).length;
+  console.log(`${name} squared ${count} of ${numbers.length}`);
 }
 
 for (const w of workers) {

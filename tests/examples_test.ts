@@ -64,6 +64,22 @@ Deno.test("examples/demo.ts: two workers square 1..8 and exit with 0", async () 
     squares.map((l) => l.replace(/ \(computed by (alpha|beta)\)$/, "")),
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `${n}² = ${n * n}`),
   );
+  // The two workers share the work (each job takes 50 ms).
+  const counts = ["alpha", "beta"].map((name) =>
+    Number(
+      lines.find((l) => l.startsWith(`${name} squared`))?.match(
+        /squared (\d+) of 8/,
+      )?.[1],
+    )
+  );
+  ok(counts.every((c) => c >= 1), `shares: ${counts}`);
+  strictEqual(counts[0] + counts[1], 8);
+  for (const name of ["alpha", "beta"]) {
+    strictEqual(
+      squares.filter((l) => l.endsWith(`(computed by ${name})`)).length,
+      counts[name === "alpha" ? 0 : 1],
+    );
+  }
   strictEqual(
     lines.filter((l) => /^worker \d+ exited with code 0$/.test(l)).length,
     2,

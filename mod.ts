@@ -36,6 +36,7 @@ export {
   DeadlockError,
   Empty,
   Full,
+  TasksLostError,
   WorkerExitError,
 } from "./queues/errors.ts";
 export { bytes, msgpack, registerSerializer } from "./queues/serializer.ts";

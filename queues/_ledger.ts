@@ -16,6 +16,22 @@ export interface Producers {
   sweep(): number;
 }
 
+/** A process that died holding items it got, and how many. */
+export interface Loss {
+  readonly pid: number;
+  readonly count: number;
+}
+
+/** Where a JoinableQueue records the items each process got and has not marked done. */
+export interface Consumers {
+  /** Adds `n` (may be negative) to this process's items held. */
+  add(n: number): void;
+  /** Frees dead consumers' records, logging losses; returns the items lost. */
+  sweep(): number;
+  /** The next logged loss this process has not read yet, or null. */
+  nextLoss(): Loss | null;
+}
+
 /** The parts of a ledger; a `SimpleQueue` has none of them. */
 export interface LedgerParts {
   /** Free slots: `maxsize` (or the counter's maximum) when empty. */
@@ -25,6 +41,7 @@ export interface LedgerParts {
   /** Items put and not yet marked done (a `JoinableQueue`). */
   readonly unfinished?: Counter;
   readonly producers?: Producers;
+  readonly consumers?: Consumers;
 }
 
 /** The counts of one queue, as seen from this process. */
@@ -33,6 +50,7 @@ export class Ledger {
   readonly #bound: number;
   readonly #unfinished: Counter | undefined;
   readonly #producers: Producers | undefined;
+  readonly #consumers: Consumers | undefined;
   /** Items this process got and has not marked done (a `JoinableQueue`). */
   #held = 0;
 
@@ -41,6 +59,7 @@ export class Ledger {
     this.#bound = parts.bound ?? 0;
     this.#unfinished = parts.unfinished;
     this.#producers = parts.producers;
+    this.#consumers = parts.consumers;
   }
 
   /** The number of slots when the queue is empty. */
@@ -102,7 +121,9 @@ export class Ledger {
 
   /** This process handed out `n` items (to be marked done). */
   delivered(n: number): void {
-    if (this.#unfinished !== undefined) this.#held += n;
+    if (this.#unfinished === undefined) return;
+    this.#held += n;
+    this.#consumers?.add(n);
   }
 
   /**
@@ -112,14 +133,27 @@ export class Ledger {
    */
   done(): boolean {
     if (this.#unfinished!.tryTake(1) === 0) return false;
-    if (this.#held > 0) this.#held--;
+    if (this.#held > 0) {
+      this.#held--;
+      this.#consumers?.add(-1);
+    }
     return true;
   }
 
-  /** Gives back what producers that died with unwritten items held. */
+  /**
+   * Gives back what producers that died with unwritten items held, and
+   * marks done what consumers that died held (logging the loss).
+   */
   sweep(): void {
     const lost = this.#producers?.sweep() ?? 0;
     if (lost > 0) this.lost(lost);
+    const held = this.#consumers?.sweep() ?? 0;
+    if (held > 0) this.#unfinished!.tryTake(held);
+  }
+
+  /** The next loss of a dead consumer this process has not been told of, or null. */
+  nextLoss(): Loss | null {
+    return this.#consumers?.nextLoss() ?? null;
   }
 
   /** Items put and not yet got, in every process (at least 0). */

@@ -167,3 +167,41 @@ export class WorkerExitError extends Error {
     this.signal = signal;
   }
 }
+
+/**
+ * Rejects `JoinableQueue.join()`: a process died holding items it got from
+ * the queue without `taskDone()`. Every process's pending `join()` rejects
+ * with it within a second, and so does the next `join()` of each process that
+ * has not been told yet; the lost items no longer count as unfinished.
+ *
+ * @example Usage
+ * ```ts
+ * import { TasksLostError } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const e = new TasksLostError(1234, 2);
+ * strictEqual(e.message, "Process 1234 died holding 2 item(s) it got and did not mark done");
+ * strictEqual(e.count, 2);
+ * ```
+ */
+export class TasksLostError extends Error {
+  /** Always `"TasksLostError"`. */
+  override name = "TasksLostError";
+  /** The process that died. */
+  readonly pid: number;
+  /** How many items it held. */
+  readonly count: number;
+  /**
+   * Creates the error.
+   *
+   * @param pid The process that died.
+   * @param count How many items it held.
+   */
+  constructor(pid: number, count: number) {
+    super(
+      `Process ${pid} died holding ${count} item(s) it got and did not mark done`,
+    );
+    this.pid = pid;
+    this.count = count;
+  }
+}

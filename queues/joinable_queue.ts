@@ -10,7 +10,7 @@ import type { QueueOptions } from "./queue_options.ts";
 import { type Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import type { Ledger } from "./_ledger.ts";
 import { deadlineOf } from "./wait/_until.ts";
-import { DeadlockError } from "./errors.ts";
+import { DeadlockError, TasksLostError } from "./errors.ts";
 
 /**
  * Options of {@linkcode JoinableQueue.join}.
@@ -75,6 +75,16 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 
   /**
+   * Sweeps dead producers (their unwritten items will never be done) and
+   * dead consumers; throws the first loss this process was not told of.
+   */
+  #checkLosses(): void {
+    this.#ledger.sweep();
+    const loss = this.#ledger.nextLoss();
+    if (loss !== null) throw new TasksLostError(loss.pid, loss.count);
+  }
+
+  /**
    * Marks one item got from the queue as processed. When the unfinished count
    * reaches zero, every process waiting in `join()` resolves.
    *
@@ -103,6 +113,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @param options `timeout` (ms) and `signal`.
    * @returns A promise that resolves when the unfinished count is zero.
    * @throws {DeadlockError} (rejects at once) if this process holds items it got and did not mark done.
+   * @throws {TasksLostError} (rejects) when a process died holding items it got without `taskDone()` (once per loss per process); the lost items no longer count.
    * @throws {DOMException} (rejects) named `TimeoutError` when the timeout expires.
    * @throws {ClosedError} (rejects) after `close()`.
    *
@@ -125,7 +136,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       );
     }
     const until = core.until(deadlineOf(options), options?.signal);
-    ledger.sweep();
+    this.#checkLosses();
     if (ledger.unfinished() === 0) return;
     core.enter();
     try {
@@ -133,8 +144,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       for (;;) {
         core.check();
         until.signal?.throwIfAborted();
-        // Items a dead producer never wrote will never be done.
-        ledger.sweep();
+        this.#checkLosses();
         if (ledger.unfinished() === 0) return;
         if (until.deadline <= performance.now()) {
           throw new DOMException("join() timed out", "TimeoutError");

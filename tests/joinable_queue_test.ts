@@ -15,6 +15,7 @@ import {
   JoinableQueue,
   Queue,
   spawn,
+  TasksLostError,
 } from "../mod.ts";
 import {
   guardedTest as test,
@@ -242,4 +243,27 @@ test("JoinableQueue.join() resolves after a producer died with items buffered, w
   ok(got.length < 100, `${got.length} items arrived: none died buffered`);
   await q.join({ timeout: 5_000 });
   strictEqual(q.qsize(), 0);
+});
+
+test("a consumer that dies holding items: a pending join() rejects with TasksLostError (pid, count) within 1 s, once; the lost items stop counting (issue 12)", async () => {
+  await using q = new JoinableQueue<number>();
+  await using report = new Queue<string>();
+  await q.putMany([1, 2, 3]);
+  await q.joinThread();
+  const pending = q.join().catch((e) => e);
+  const worker = spawn(workerUrl("get_and_die.ts"), { args: [q, report, 2] });
+  strictEqual(await report.get({ timeout: 30_000 }), "got");
+  strictEqual((await worker.status).signal, "SIGKILL");
+  const t0 = performance.now();
+  const e = await withTimeout(pending, 5_000, "join() after the loss");
+  ok(e instanceof TasksLostError, String(e));
+  strictEqual(e.pid, worker.pid);
+  strictEqual(e.count, 2);
+  ok(performance.now() - t0 < 1000, `${performance.now() - t0} ms`);
+  // Told once: the next join() waits for the one item left.
+  const next = q.join();
+  strictEqual(await pendingAfter(next, 300), true);
+  strictEqual(await q.get({ timeout: 1000 }), 3);
+  q.taskDone();
+  await withTimeout(next, 5_000, "join() of the remaining item");
 });

@@ -24,6 +24,7 @@ import {
 import { COUNTER_MAX, FutexCounter } from "./_counter.ts";
 import { FutexLock } from "./_lock.ts";
 import { ProducerTable } from "./_producers.ts";
+import { ConsumerTable } from "./_consumers.ts";
 import { StreamMarks } from "./_marks.ts";
 import { ReadBuffer } from "./_read_buffer.ts";
 import { Reader } from "./_reader.ts";
@@ -95,6 +96,7 @@ export class Channel implements Transport {
       bound: counts.maxsize || COUNTER_MAX,
       unfinished: this.counters[1],
       producers: counts.counters > 0 ? new ProducerTable(page) : undefined,
+      consumers: counts.counters > 1 ? new ConsumerTable(page) : undefined,
     });
     this.#marks = new StreamMarks(page);
     this.#buffer = new ReadBuffer(readFd, page);

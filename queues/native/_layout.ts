@@ -10,7 +10,7 @@ export interface Field {
 }
 
 /** Bytes of the page of state words (the ring starts after it). */
-export const PAGE_BYTES = 1024;
+export const PAGE_BYTES = 2048;
 /** Frame marks in the ring: one per frame a full 1 MiB pipe of 4-byte frames holds. */
 export const RING = 1 << 18;
 /** Bytes of the shared read buffer. */
@@ -19,6 +19,10 @@ export const CARRY = 64 * 1024;
 export const COUNTER_COUNT = 4;
 /** Entries of the producer table. */
 export const PRODUCER_ENTRIES = 64;
+/** Entries of the consumer table. */
+export const CONSUMER_ENTRIES = 64;
+/** Records of the loss log. */
+export const LOSS_RECORDS = 16;
 
 const i32 = (at: number): Field => ({ at, bytes: 4 });
 const f64 = (at: number): Field => ({ at, bytes: 8 });
@@ -67,6 +71,15 @@ export const FIELDS = {
   counters: { at: 160, bytes: COUNTER_COUNT * 8 },
   /** (pid, items buffered and not yet wholly written) Int32 pairs. */
   producers: { at: 256, bytes: PRODUCER_ENTRIES * 8 },
+  /** (pid, items got and not yet marked done) Int32 pairs (a JoinableQueue). */
+  consumers: { at: 1024, bytes: CONSUMER_ENTRIES * 8 },
+  /** How many losses were ever logged (a JoinableQueue). */
+  lossSeq: i32(1536),
+  /**
+   * (seq + 1, pid, items lost, unused) Int32 records: the last losses, by seq
+   * mod their number (the first word is written last).
+   */
+  losses: { at: 1552, bytes: LOSS_RECORDS * 16 },
   /** The end offset (mod 2^32) of every frame written, a Uint32 ring. */
   ring: { at: PAGE_BYTES, bytes: RING * 4 },
   /** The shared read buffer. */
@@ -125,6 +138,9 @@ export const CARRY_READING: number = w(FIELDS.carryReading);
 export const SPINNER: number = w(FIELDS.spinner);
 export const COUNTERS: number = w(FIELDS.counters);
 export const PRODUCERS: number = w(FIELDS.producers);
+export const CONSUMERS: number = w(FIELDS.consumers);
+export const LOSS_SEQ: number = w(FIELDS.lossSeq);
+export const LOSSES: number = w(FIELDS.losses);
 export const NEXT_END: number = d(FIELDS.nextEnd);
 export const WRITTEN: number = d(FIELDS.written);
 export const CONSUMED: number = d(FIELDS.consumed);

@@ -1,10 +1,11 @@
 // The ledger of a queue (queues/_ledger.ts) over futex counters and the
 // producer table of a native queue.
 
-import { strictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { Ledger } from "../../queues/_ledger.ts";
 import { FutexCounter } from "../../queues/native/_counter.ts";
-import { COUNTERS, PRODUCERS } from "../../queues/native/_layout.ts";
+import { CONSUMERS, COUNTERS, PRODUCERS } from "../../queues/native/_layout.ts";
+import { ConsumerTable } from "../../queues/native/_consumers.ts";
 import { ProducerTable } from "../../queues/native/_producers.ts";
 import { pid } from "../../ffi/process.ts";
 import { DEAD_PID, withPage } from "./_page.ts";
@@ -98,3 +99,37 @@ Deno.test("Ledger of a SimpleQueue counts nothing", () => {
   ledger.delivered(4);
   strictEqual(ledger.held, 0);
 });
+
+Deno.test("Ledger: a dead consumer's held items are logged once as a loss and stop counting as unfinished", () =>
+  withPage((page) => {
+    const slots = new FutexCounter(page, COUNTERS);
+    const unfinished = new FutexCounter(page, COUNTERS + 2);
+    slots.init(10);
+    unfinished.init(5);
+    const parts = {
+      slots,
+      bound: 10,
+      unfinished,
+      producers: new ProducerTable(page),
+    };
+    const a = new Ledger({ ...parts, consumers: new ConsumerTable(page) });
+    const b = new Ledger({ ...parts, consumers: new ConsumerTable(page) });
+    // A dead process holds 3 items.
+    page.i32[CONSUMERS + 4] = DEAD_PID;
+    page.i32[CONSUMERS + 5] = 3;
+    a.sweep();
+    strictEqual(unfinished.value(), 2);
+    strictEqual(page.i32[CONSUMERS + 4], 0, "the entry is free again");
+    deepStrictEqual(a.nextLoss(), { pid: DEAD_PID, count: 3 });
+    strictEqual(a.nextLoss(), null, "told once");
+    b.sweep();
+    deepStrictEqual(b.nextLoss(), { pid: DEAD_PID, count: 3 }, "each process");
+    strictEqual(b.nextLoss(), null);
+    strictEqual(unfinished.value(), 2, "a second sweep takes nothing");
+    // This process's own items are recorded as it gets and finishes them.
+    a.delivered(2);
+    strictEqual(page.i32[CONSUMERS], pid);
+    strictEqual(page.i32[CONSUMERS + 1], 2);
+    a.done();
+    strictEqual(page.i32[CONSUMERS + 1], 1);
+  }));

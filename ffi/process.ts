@@ -28,6 +28,15 @@ export function sendSignal(target: number, signal: number): void {
   }
 }
 
+/**
+ * The environment variable `name` as this process started with it, or
+ * undefined (read through libc: no `--allow-env` needed).
+ */
+export function environment(name: string): string | undefined {
+  const value = libc.getenv(cstr(name));
+  return value === null ? undefined : Deno.UnsafePointerView.getCString(value);
+}
+
 /** Gives the CPU to another runnable thread or process. */
 export function yieldCpu(): void {
   libc.sched_yield();

@@ -40,6 +40,8 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // char *getenv(const char *name);
+  getenv: { parameters: ["buffer"], result: "pointer" },
   // pid_t getpid(void);
   getpid: { parameters: [], result: "i32" },
   // int kill(pid_t pid, int sig);

@@ -114,8 +114,12 @@ export class Ledger {
     this.#unfinished?.tryTake(n);
   }
 
-  /** `n` frames taken could not be decoded: they count as done. */
-  undecodable(n: number): void {
+  /**
+   * `n` frames taken will never reach a caller (their reader died, or they
+   * could not be decoded): they count as done (their slots went back when
+   * they were taken).
+   */
+  dropped(n: number): void {
     this.#unfinished?.tryTake(n);
   }
 

@@ -347,7 +347,7 @@ export class Queue<T = unknown> {
     const first = pending[0];
     if (first instanceof DecodeFailure) {
       pending.shift();
-      this.#ledger.undecodable(1); // it will never be marked done
+      this.#ledger.dropped(1); // it will never be marked done
       throw first.error;
     }
     let k = 1;

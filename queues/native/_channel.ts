@@ -18,6 +18,8 @@ import {
   RLOCK,
   RLOCK_SLEEPERS,
   SharedPage,
+  SLOTS,
+  SLOTS_SLEEPERS,
   WLOCK,
   WLOCK_SLEEPERS,
 } from "./_layout.ts";
@@ -87,14 +89,20 @@ export class Channel implements Transport {
     );
     this.rlock = new FutexLock(page, RLOCK, RLOCK_SLEEPERS);
     this.wlock = new FutexLock(page, WLOCK, WLOCK_SLEEPERS);
-    this.counters = Array.from(
-      { length: counts.counters },
-      (_, i) => new FutexCounter(page, COUNTERS + 2 * i),
-    );
+    const bound = counts.maxsize || COUNTER_MAX;
+    // The slots share a 64-bit word with how far taken frames gave theirs
+    // back (see `_layout.ts`); unfinished tasks are a plain counter.
+    const slots = counts.counters > 0
+      ? new FutexCounter(page, SLOTS, SLOTS_SLEEPERS, bound)
+      : undefined;
+    const unfinished = counts.counters > 1
+      ? new FutexCounter(page, COUNTERS)
+      : undefined;
+    this.counters = [slots, unfinished].filter((c) => c !== undefined);
     const ledger = this.ledger = new Ledger({
-      slots: this.counters[0],
-      bound: counts.maxsize || COUNTER_MAX,
-      unfinished: this.counters[1],
+      slots,
+      bound,
+      unfinished,
       producers: counts.counters > 0 ? new ProducerTable(page) : undefined,
       consumers: counts.counters > 1 ? new ConsumerTable(page) : undefined,
     });
@@ -107,6 +115,7 @@ export class Channel implements Transport {
       this.#marks,
       this.#buffer,
       ledger,
+      slots,
     );
     this.#writer = new Writer(
       writeFd,
@@ -121,7 +130,7 @@ export class Channel implements Transport {
       this.#buffer,
       this.#recovery,
       this.#writer,
-      ledger,
+      slots,
     );
   }
 

@@ -13,23 +13,37 @@ export const COUNTER_MAX = 2 ** 31 - 1;
 /** How often a waiter looks again with nothing woken (a dead producer's slots). */
 const COUNTER_SLICE_MS = 250;
 
-/** A counter on `page.i32[slot]`, with its sleepers counted in `page.i32[slot + 1]`. */
+/**
+ * A counter on `page.i32[slot]`, with its sleepers counted in
+ * `page.i32[sleepers]` (by default the next word), never above `ceiling`.
+ */
 export class FutexCounter implements Counter {
   readonly #page: Int32Array;
+  readonly #i64: BigInt64Array;
   readonly #slot: number;
+  readonly #ceiling: number;
   readonly #word: SharedWord;
 
   /**
    * @param page the shared page
-   * @param slot the Int32 index of the value (the next one counts sleepers)
+   * @param slot the Int32 index of the value
+   * @param sleepers the Int32 index counting sleepers
+   * @param ceiling the largest value (a give-back beyond it is a bug: clamped)
    */
-  constructor(page: SharedPage, slot: number) {
+  constructor(
+    page: SharedPage,
+    slot: number,
+    sleepers = slot + 1,
+    ceiling = COUNTER_MAX,
+  ) {
     this.#page = page.i32;
+    this.#i64 = page.i64;
     this.#slot = slot;
+    this.#ceiling = ceiling;
     this.#word = new SharedWord(
       page.i32,
       slot,
-      slot + 1,
+      sleepers,
       page.address(slot),
       COUNTER_SLICE_MS,
     );
@@ -65,10 +79,42 @@ export class FutexCounter implements Counter {
     }
   }
 
-  /** Gives back `n` in one step, waking up to `n` takers. */
+  /**
+   * Gives back `n` in one step (never above the ceiling), waking up to `n`
+   * takers.
+   */
   post(n: number): void {
-    Atomics.add(this.#page, this.#slot, n);
+    const page = this.#page;
+    for (;;) {
+      const v = Atomics.load(page, this.#slot);
+      const next = Math.min(v + n, this.#ceiling);
+      if (Atomics.compareExchange(page, this.#slot, v, next) === v) break;
+    }
     this.#word.wake(n);
+  }
+
+  /**
+   * Gives back `n` and stores `tag` in the word's other half (the counter
+   * must sit in the low half of an aligned 64-bit word), in one
+   * compare-and-swap: what the give-back stands for is recorded with it.
+   */
+  postTagged(n: number, tag: number): void {
+    const i64 = this.#i64;
+    const at = this.#slot >> 1;
+    const high = BigInt(tag >>> 0) << 32n;
+    for (;;) {
+      const old = Atomics.load(i64, at);
+      const v = Number(BigInt.asIntN(32, old));
+      const next = Math.min(v + n, this.#ceiling);
+      const word = high | BigInt(next >>> 0);
+      if (Atomics.compareExchange(i64, at, old, word) === old) break;
+    }
+    if (n > 0) this.#word.wake(n);
+  }
+
+  /** The tag stored with the last `postTagged` (an unsigned 32-bit number). */
+  tag(): number {
+    return Atomics.load(this.#page, this.#slot + 1) >>> 0;
   }
 
   /**

@@ -34,7 +34,10 @@ const f64 = (at: number): Field => ({ at, bytes: 8 });
  */
 export const FIELDS = {
   // Locks: the holder's pid (0: free), and how many processes sleep on it.
-  rlock: i32(0),
+  // The read lock's word is the low half of a 64-bit word whose high half is
+  // 1 while its holder is ending its hold (see `Reader`): releasing the lock
+  // clears both in one store.
+  rlock: { at: 64, bytes: 8 },
   wlock: i32(4),
   rlockSleepers: i32(20),
   wlockSleepers: i32(24),
@@ -52,6 +55,14 @@ export const FIELDS = {
   carryReading: i32(36),
   /** The pid of the one reader spinning for data (0: none). */
   spinner: i32(40),
+  /**
+   * The free slots (low Int32, a futex word) and, in the same 64-bit word,
+   * the stream offset (mod 2^32) up to which taken frames gave their slots
+   * back: a reader does both in one compare-and-swap.
+   */
+  slots: { at: 48, bytes: 8 },
+  /** How many processes sleep on the free slots. */
+  slotsSleepers: i32(56),
   /** Where the frame being written will end (a stream offset). */
   nextEnd: f64(88),
   /** Bytes written to the pipe, by every process. */
@@ -67,6 +78,8 @@ export const FIELDS = {
   carryEnd: f64(144),
   /** Frames ending at or before it went to a caller. */
   delivered: f64(152),
+  /** Where the read-lock holder's hold began, stored as it ends it. */
+  holdFrom: f64(80),
   /** (value, sleepers) Int32 pairs, one per counter. */
   counters: { at: 160, bytes: COUNTER_COUNT * 8 },
   /** (pid, items buffered and not yet wholly written) Int32 pairs. */
@@ -136,6 +149,8 @@ export const RESYNC: number = w(FIELDS.resync);
 export const WRITE_SEQ: number = w(FIELDS.writeSeq);
 export const CARRY_READING: number = w(FIELDS.carryReading);
 export const SPINNER: number = w(FIELDS.spinner);
+export const SLOTS: number = w(FIELDS.slots);
+export const SLOTS_SLEEPERS: number = w(FIELDS.slotsSleepers);
 export const COUNTERS: number = w(FIELDS.counters);
 export const PRODUCERS: number = w(FIELDS.producers);
 export const CONSUMERS: number = w(FIELDS.consumers);
@@ -149,6 +164,7 @@ export const CARRY_START: number = d(FIELDS.carryStart);
 export const CARRY_BASE: number = d(FIELDS.carryBase);
 export const CARRY_END: number = d(FIELDS.carryEnd);
 export const DELIVERED: number = d(FIELDS.delivered);
+export const HOLD_FROM: number = d(FIELDS.holdFrom);
 
 /** Views of one process's mapping of a queue's shared memory. */
 export class SharedPage {
@@ -156,6 +172,8 @@ export class SharedPage {
   readonly i32: Int32Array;
   /** The page as Float64 words. */
   readonly f64: Float64Array;
+  /** The page as BigInt64 words (for the one 64-bit compare-and-swap). */
+  readonly i64: BigInt64Array;
   /** The ring of frame marks. */
   readonly ring: Uint32Array;
   /** The shared read buffer. */
@@ -172,6 +190,7 @@ export class SharedPage {
   ) {
     this.i32 = new Int32Array(buffer, 0, PAGE_BYTES / 4);
     this.f64 = new Float64Array(buffer, 0, PAGE_BYTES / 8);
+    this.i64 = new BigInt64Array(buffer, 0, PAGE_BYTES / 8);
     this.ring = new Uint32Array(buffer, FIELDS.ring.at, RING);
     this.carry = new Uint8Array(buffer, FIELDS.carry.at, CARRY);
     this.#address = address;

@@ -17,6 +17,7 @@ const SPINS = 20;
 /** A lock on `page.i32[slot]`, with its sleepers counted in `page.i32[sleepers]`. */
 export class FutexLock implements Lock {
   readonly #page: Int32Array;
+  readonly #i64: BigInt64Array;
   readonly #slot: number;
   readonly #word: SharedWord;
 
@@ -27,6 +28,7 @@ export class FutexLock implements Lock {
    */
   constructor(page: SharedPage, slot: number, sleepers: number) {
     this.#page = page.i32;
+    this.#i64 = page.i64;
     this.#slot = slot;
     // A sleeper looks every slice whether the holder died.
     this.#word = new SharedWord(
@@ -64,6 +66,30 @@ export class FutexLock implements Lock {
   /** Gives the lock back, waking one sleeper. */
   release(): void {
     Atomics.store(this.#page, this.#slot, 0);
+    this.#word.wake(1);
+  }
+
+  // A lock whose word is the low half of an aligned 64-bit word keeps a
+  // flag in the high half: set by its holder, cleared with the release.
+
+  /** Holding the lock: sets the flag. */
+  flag(): void {
+    Atomics.store(this.#page, this.#slot + 1, 1);
+  }
+
+  /** Whether the flag is set (by this holder, or by a dead one taken over). */
+  flagged(): boolean {
+    return Atomics.load(this.#page, this.#slot + 1) === 1;
+  }
+
+  /** Holding the lock: clears the flag (after a takeover). */
+  unflag(): void {
+    Atomics.store(this.#page, this.#slot + 1, 0);
+  }
+
+  /** Gives the lock back and clears the flag in one store, waking a sleeper. */
+  releaseFlagged(): void {
+    Atomics.store(this.#i64, this.#slot >> 1, 0n);
     this.#word.wake(1);
   }
 

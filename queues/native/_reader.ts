@@ -2,12 +2,11 @@
 // lock, then takes whole frames under it, through the shared read buffer
 // (small frames) or into a buffer of their own (big ones), decoding each
 // before the lock is released. The slots of the frames taken are given back
-// (the ledger) and their delivery recorded before the lock is released.
+// and their delivery recorded before the lock is released.
 
 import { POLLIN, pollNow, readSome, WOULD_BLOCK } from "../../ffi/fd.ts";
 import { isAlive, pid, yieldCpu } from "../../ffi/process.ts";
 import { checkLength, readLong, readShort } from "../_framing.ts";
-import type { Ledger } from "../_ledger.ts";
 import {
   DecodeFailure,
   type FrameDecoder,
@@ -24,10 +23,13 @@ import {
   CARRY_START,
   CONSUMED,
   DELIVERED,
+  HOLD_FROM,
   type SharedPage,
   SPINNER,
 } from "./_layout.ts";
+import type { FutexCounter } from "./_counter.ts";
 import type { FutexLock } from "./_lock.ts";
+import { step } from "./_steps.ts";
 import type { ReadBuffer } from "./_read_buffer.ts";
 import type { Recovery } from "./_recovery.ts";
 import type { Writer } from "./_writer.ts";
@@ -50,7 +52,8 @@ export class Reader {
   readonly #buffer: ReadBuffer;
   readonly #recovery: Recovery;
   readonly #writer: Writer;
-  readonly #ledger: Ledger;
+  /** The free slots (none for a SimpleQueue). */
+  readonly #slots: FutexCounter | undefined;
   readonly #scratch = new Uint8Array(SCRATCH);
   /** Whether a frame waits outside the pipe (for waits on the pipe). */
   readonly #heldElsewhere: () => boolean;
@@ -63,7 +66,7 @@ export class Reader {
     buffer: ReadBuffer,
     recovery: Recovery,
     writer: Writer,
-    ledger: Ledger,
+    slots: FutexCounter | undefined,
   ) {
     this.#page = page.i32;
     this.#f64 = page.f64;
@@ -72,7 +75,7 @@ export class Reader {
     this.#buffer = buffer;
     this.#recovery = recovery;
     this.#writer = writer;
-    this.#ledger = ledger;
+    this.#slots = slots;
     this.#heldElsewhere = () => buffer.holdsFrame() || buffer.stash.length > 0;
   }
 
@@ -111,7 +114,7 @@ export class Reader {
           check();
           signal?.throwIfAborted();
         } catch (e) {
-          this.#release();
+          this.#release(0);
           throw e;
         }
       }
@@ -119,11 +122,11 @@ export class Reader {
         try {
           await recovery.resync();
         } catch (e) {
-          this.#release();
+          this.#release(0);
           throw e;
         }
       }
-      let frames: unknown[] | null;
+      let frames: unknown[] | null = null;
       try {
         frames = buffer.partial === null
           ? this.#takeSync(maxItems, maxBytes, decode)
@@ -132,9 +135,8 @@ export class Reader {
           await this.#finishAsync(frames, decode);
         }
         if (frames === null) recovery.discardTornCarry();
-        else if (frames.length > 0) this.#ledger.taken(frames.length);
       } finally {
-        this.#release();
+        this.#release(frames?.length ?? 0);
       }
       if (frames !== null && frames.length > 0) return frames;
       if (until.deadline <= performance.now()) return null;
@@ -154,9 +156,10 @@ export class Reader {
       return decodeOne(decode, buffer.stash.shift()!);
     }
     if (!this.#lock.tryAcquire() && !recovery.recoverReader()) return NOTHING;
+    let frames: unknown[] | null = null;
     try {
       if (recovery.pending() && !recovery.resyncNow()) return NOTHING;
-      const frames = buffer.partial === null
+      frames = buffer.partial === null
         ? this.#takeSync(1, Infinity, decode)
         : [];
       if (frames === null) {
@@ -174,21 +177,33 @@ export class Reader {
           recovery.discardIfTorn();
         }
       }
-      if (frames.length === 0) return NOTHING;
-      this.#ledger.taken(1);
-      return frames[0];
+      return frames.length === 0 ? NOTHING : frames[0];
     } finally {
-      this.#release();
+      this.#release(frames?.length ?? 0);
     }
   }
 
   /**
-   * Records that every frame before the read buffer's first went to this
-   * process's caller, and releases the read lock.
+   * Ends a hold of the read lock that took `taken` frames: gives their slots
+   * back and records how far that goes in one step, then records that every
+   * frame before the read buffer's first went to this process's caller, and
+   * releases the lock. A reader that dies at any step leaves its successor
+   * enough to give each slot back exactly once and to count as lost exactly
+   * the frames its caller never got (`Recovery.resyncNow`).
    */
-  #release(): void {
-    this.#f64[DELIVERED] = this.#f64[CARRY_START];
-    this.#lock.release();
+  #release(taken: number): void {
+    const f64 = this.#f64;
+    const start = f64[CARRY_START];
+    step("read:took");
+    this.#slots?.postTagged(taken, start);
+    step("read:released");
+    // From here on, a successor counts every frame since the hold began as
+    // lost (none reaches this process's caller unless the lock is freed).
+    f64[HOLD_FROM] = f64[DELIVERED];
+    this.#lock.flag();
+    f64[DELIVERED] = start;
+    step("read:delivered");
+    this.#lock.releaseFlagged();
     // Frames left in the read buffer do not make the pipe readable: this
     // process's waits look at once, other processes' within a slice.
     if (this.#buffer.holdsFrame()) pokeFd(this.#buffer.fd);

@@ -16,6 +16,7 @@ import {
   CARRY_START,
   CONSUMED,
   DELIVERED,
+  HOLD_FROM,
   LOST,
   READING,
   RESYNC,
@@ -23,6 +24,7 @@ import {
   type SharedPage,
   TORN,
 } from "./_layout.ts";
+import type { FutexCounter } from "./_counter.ts";
 import type { FutexLock } from "./_lock.ts";
 import type { StreamMarks } from "./_marks.ts";
 import type { ReadBuffer } from "./_read_buffer.ts";
@@ -39,6 +41,8 @@ export class Recovery {
   readonly #marks: StreamMarks;
   readonly #buffer: ReadBuffer;
   readonly #ledger: Ledger;
+  /** The free slots (none for a SimpleQueue). */
+  readonly #slots: FutexCounter | undefined;
 
   constructor(
     page: SharedPage,
@@ -47,6 +51,7 @@ export class Recovery {
     marks: StreamMarks,
     buffer: ReadBuffer,
     ledger: Ledger,
+    slots: FutexCounter | undefined,
   ) {
     this.#page = page.i32;
     this.#f64 = page.f64;
@@ -55,6 +60,7 @@ export class Recovery {
     this.#marks = marks;
     this.#buffer = buffer;
     this.#ledger = ledger;
+    this.#slots = slots;
   }
 
   /** Counts of frames discarded by crash recovery (all processes). */
@@ -77,6 +83,13 @@ export class Recovery {
   recoverReader(): boolean {
     const dead = this.#rlock.takeOverIfDead();
     if (dead === 0) return false;
+    const f64 = this.#f64;
+    // It died ending its hold: the hold began at holdFrom (its delivery,
+    // stored or not, never reached its caller).
+    if (this.#rlock.flagged()) {
+      f64[DELIVERED] = f64[HOLD_FROM];
+      this.#rlock.unflag();
+    }
     Atomics.store(this.#page, RESYNC, dead);
     return true;
   }
@@ -148,19 +161,26 @@ export class Recovery {
     }
     page[READING] = 0;
     // The frames that ended after what the dead reader's callers got, up to
-    // the start: it took them and died.
+    // the start: it took them and died. Of those, the ones past where it gave
+    // slots back (it may have, and died before recording the delivery)
+    // still hold theirs.
     const from = f64[DELIVERED];
+    const released = this.#releasedUpTo(from);
+    let owed = lost > 0 && nextEnd > released ? 1 : 0;
     for (let j = seq - 1; j >= low; j--) {
       const m = marks.mark(j, head);
       if (m <= from) break;
-      if (m <= start) lost++;
+      if (m <= start) {
+        lost++;
+        if (m > released) owed++;
+      }
     }
     f64[CONSUMED] = head;
     f64[DELIVERED] = start;
     if (start === head) this.#buffer.empty(head);
     // Read the rest of its frame and drop it.
     if (start > head) this.#buffer.begin(null, start - head, 0);
-    this.#finishResync(lost, Math.max(0, start - head));
+    this.#finishResync(lost, owed, Math.max(0, start - head));
     return true;
   }
 
@@ -240,17 +260,32 @@ export class Recovery {
     this.#marks.restart();
     Atomics.add(page, TORN, 1);
     this.#wlock.release();
-    this.#finishResync(1, got);
+    this.#finishResync(1, 1, got);
     return true;
   }
 
-  /** Counts and reports the frames a dead reader took with it. */
-  #finishResync(lost: number, skipped: number): void {
+  /**
+   * The stream offset up to which taken frames gave their slots back: at or
+   * after `from`, the recorded delivery (a reader stores the give-back's
+   * offset with its slots first, the delivery after), within 2^32 of it.
+   */
+  #releasedUpTo(from: number): number {
+    if (this.#slots === undefined) return from;
+    return from + ((this.#slots.tag() - (from >>> 0)) >>> 0);
+  }
+
+  /**
+   * Counts and reports the frames a dead reader took with it (`lost`), gives
+   * back the slots they still hold (`owed`) and records where reading
+   * resumes as the point slots are given back to, in one step.
+   */
+  #finishResync(lost: number, owed: number, skipped: number): void {
     const page = this.#page;
     const dead = page[RESYNC];
+    this.#slots?.postTagged(owed, this.#f64[DELIVERED]);
     if (lost > 0) {
       Atomics.add(page, LOST, lost);
-      this.#ledger.lost(lost);
+      this.#ledger.dropped(lost);
       console.warn(
         `@mp/queues: a reader (pid ${dead}) died while reading; ${
           lost === 1 ? "the frame" : `the ${lost} frames`
@@ -291,7 +326,7 @@ export class Recovery {
       this.#buffer.stash.push(all.slice(pos + h, pos + h + length));
       pos += h + length;
     }
-    this.#finishResync(1, start);
+    this.#finishResync(1, 1, start);
     return true;
   }
 

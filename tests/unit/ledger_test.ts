@@ -71,7 +71,7 @@ Deno.test("Ledger: lost frames free their slots and count as done; undecodable o
     strictEqual(ledger.size(), 3);
     strictEqual(unfinished.value(), 3);
     ledger.taken(1);
-    ledger.undecodable(1);
+    ledger.dropped(1);
     strictEqual(ledger.size(), 2);
     strictEqual(unfinished.value(), 2);
   }));

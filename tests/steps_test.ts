@@ -1,0 +1,65 @@
+// A reader killed at each named step of the read path (MPQ_DIE_AT, see
+// queues/native/_steps.ts), deterministically: afterwards qsize() counts
+// exactly the items in the queue, exactly maxsize puts fit, and a
+// JoinableQueue's join() resolves once the items that arrived are done
+// (issue 12, item 1).
+
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { Empty, Full, JoinableQueue, Queue, spawn } from "../mod.ts";
+import { guardedTest as test, workerUrl } from "./_util.ts";
+
+const READ_STEPS = ["read:took", "read:released", "read:delivered"];
+const MAXSIZE = 8;
+
+for (const step of READ_STEPS) {
+  for (const Kind of [Queue, JoinableQueue]) {
+    test(`a reader killed at ${step} (${Kind.name}): qsize() is exact, exactly maxsize puts fit, nothing is given back twice`, async () => {
+      const q = new Kind<number>({ maxsize: MAXSIZE });
+      const warnings = countLossWarnings();
+      try {
+        await q.putMany([0, 1, 2, 3, 4]);
+        await q.joinThread();
+        const worker = spawn(workerUrl("die_at_get.ts"), {
+          args: [q],
+          env: { MPQ_DIE_AT: step },
+        });
+        strictEqual(
+          (await worker.status).signal,
+          "SIGKILL",
+          "died at the step",
+        );
+        // The two items it took are gone; the other three arrive in order.
+        const got: number[] = [];
+        for (;;) {
+          const item = await q.get({ timeout: 300 }).catch((e) => e);
+          if (item instanceof Empty) break;
+          got.push(item);
+          strictEqual(q.qsize(), 3 - got.length, `qsize() after ${got}`);
+          if (q instanceof JoinableQueue) q.taskDone();
+        }
+        deepStrictEqual(got, [2, 3, 4]);
+        strictEqual(q.qsize(), 0, "qsize() of the drained queue");
+        if (q instanceof JoinableQueue) await q.join({ timeout: 3_000 });
+        for (let i = 0; i < MAXSIZE; i++) q.putNowait(100 + i);
+        throws(() => q.putNowait(200), Full, "one put more than maxsize fit");
+        strictEqual(q.qsize(), MAXSIZE);
+        ok(warnings.count() <= 1);
+      } finally {
+        warnings.restore();
+        q.close();
+        await q.joinThread();
+      }
+    });
+  }
+}
+
+/** Counts the dead-reader warnings (others pass through). */
+function countLossWarnings(): { count(): number; restore(): void } {
+  const warn = console.warn;
+  let warnings = 0;
+  console.warn = (...args: unknown[]) => {
+    if (String(args[0]).includes("died while reading")) warnings++;
+    else warn(...args);
+  };
+  return { count: () => warnings, restore: () => (console.warn = warn) };
+}

@@ -1,16 +1,13 @@
 /**
- * The options of {@linkcode Queue} and of its calls.
+ * The options of `Queue` and of its calls.
  *
  * @module
  */
 
 import type { Serializer } from "./serializer.ts";
-// For the links in the docs.
-import type { msgpack } from "./serializer.ts";
-import type { Queue } from "./queue.ts";
 
 /**
- * Options of {@linkcode Queue}.
+ * Options of `Queue`.
  *
  * @example Usage
  * ```ts
@@ -27,12 +24,12 @@ import type { Queue } from "./queue.ts";
 export interface QueueOptions {
   /** The most items the queue holds; `0` or less (the default) means unbounded. */
   maxsize?: number;
-  /** How items become bytes; defaults to {@linkcode msgpack}. */
+  /** How items become bytes; defaults to `msgpack`. */
   serializer?: Serializer;
 }
 
 /**
- * Options of {@linkcode Queue.put}.
+ * Options of `Queue.put`.
  *
  * @example Usage
  * ```ts
@@ -57,7 +54,7 @@ export interface PutOptions {
 }
 
 /**
- * Options of {@linkcode Queue.get}.
+ * Options of `Queue.get`.
  *
  * @example Usage
  * ```ts
@@ -82,7 +79,7 @@ export interface GetOptions {
 }
 
 /**
- * Options of {@linkcode Queue.putMany}.
+ * Options of `Queue.putMany`.
  *
  * @example Usage
  * ```ts
@@ -103,7 +100,7 @@ export interface PutManyOptions {
 }
 
 /**
- * Options of {@linkcode Queue.getMany}.
+ * Options of `Queue.getMany`.
  *
  * @example Usage
  * ```ts

@@ -1,4 +1,4 @@
-// A reader killed at each named step of the read path (MPQ_DIE_AT, see
+// A reader or a writer killed at each named step of its path (MPQ_DIE_AT, see
 // queues/native/_steps.ts), deterministically: afterwards qsize() counts
 // exactly the items in the queue, exactly maxsize puts fit, and a
 // JoinableQueue's join() resolves once the items that arrived are done
@@ -46,6 +46,40 @@ for (const step of READ_STEPS) {
         ok(warnings.count() <= 1);
       } finally {
         warnings.restore();
+        q.close();
+        await q.joinThread();
+      }
+    });
+  }
+}
+
+const WRITE_STEPS = ["write:wrote", "write:marked"];
+
+for (const step of WRITE_STEPS) {
+  for (const Kind of [Queue, JoinableQueue]) {
+    test(`a writer killed at ${step} (${Kind.name}): its items arrive, qsize() is exact, exactly maxsize puts fit, nothing is given back twice`, async () => {
+      const q = new Kind<number>({ maxsize: MAXSIZE });
+      try {
+        const worker = spawn(workerUrl("die_at_put.ts"), {
+          args: [q],
+          env: { MPQ_DIE_AT: step },
+        });
+        strictEqual(
+          (await worker.status).signal,
+          "SIGKILL",
+          "died at the step",
+        );
+        strictEqual(q.qsize(), 5, "qsize() with its five items in the pipe");
+        for (let i = 0; i < 5; i++) {
+          strictEqual(await q.get({ timeout: 10_000 }), i);
+          strictEqual(q.qsize(), 4 - i, `qsize() after item ${i}`);
+          if (q instanceof JoinableQueue) q.taskDone();
+        }
+        if (q instanceof JoinableQueue) await q.join({ timeout: 3_000 });
+        for (let i = 0; i < MAXSIZE; i++) q.putNowait(100 + i);
+        throws(() => q.putNowait(200), Full, "one put more than maxsize fit");
+        strictEqual(q.qsize(), MAXSIZE);
+      } finally {
         q.close();
         await q.joinThread();
       }

@@ -99,11 +99,21 @@ export class Channel implements Transport {
       ? new FutexCounter(page, COUNTERS)
       : undefined;
     this.counters = [slots, unfinished].filter((c) => c !== undefined);
+    const producers = counts.counters > 0 ? new ProducerTable(page) : undefined;
+    // A dead writer's record is settled before the sweep reads it.
+    const sweepProducers = (): number => {
+      this.#recovery.trySettleDeadWriter();
+      return producers!.sweep();
+    };
     const ledger = this.ledger = new Ledger({
       slots,
       bound,
       unfinished,
-      producers: counts.counters > 0 ? new ProducerTable(page) : undefined,
+      producers: producers && {
+        add: (n) => producers.add(n),
+        written: (n) => producers.written(n),
+        sweep: sweepProducers,
+      },
       consumers: counts.counters > 1 ? new ConsumerTable(page) : undefined,
     });
     this.#marks = new StreamMarks(page);
@@ -122,7 +132,7 @@ export class Channel implements Transport {
       this.wlock,
       this.#marks,
       this.#recovery,
-      ledger,
+      producers,
     );
     this.#reader = new Reader(
       page,

@@ -18,7 +18,7 @@ export const CARRY = 64 * 1024;
 /** How many counters a queue can have (slots, unfinished tasks, …). */
 export const COUNTER_COUNT = 4;
 /** Entries of the producer table. */
-export const PRODUCER_ENTRIES = 64;
+export const PRODUCER_ENTRIES = 48;
 /** Entries of the consumer table. */
 export const CONSUMER_ENTRIES = 64;
 /** Records of the loss log. */
@@ -82,8 +82,21 @@ export const FIELDS = {
   holdFrom: f64(80),
   /** (value, sleepers) Int32 pairs, one per counter. */
   counters: { at: 160, bytes: COUNTER_COUNT * 8 },
-  /** (pid, items buffered and not yet wholly written) Int32 pairs. */
-  producers: { at: 256, bytes: PRODUCER_ENTRIES * 8 },
+  /**
+   * (pid, items ever reserved, items ever written, unused) Int32 records:
+   * reserved minus written are the items a process buffered and has not
+   * written yet.
+   */
+  producers: { at: 256, bytes: PRODUCER_ENTRIES * 16 },
+  // The write journal, kept by the write-lock holder as it begins a buffer:
+  // its producer record (Int32 index, -1: none), that record's written count
+  // then, and the marks the buffer's frames take in the ring (written at
+  // once; `markSeq` passes them as they complete), so that a dead writer's
+  // accounting is finished exactly by whoever takes over.
+  journalProducer: i32(44),
+  journalWritten: i32(60),
+  journalSeqStart: f64(72),
+  journalSeqEnd: f64(112),
   /** (pid, items got and not yet marked done) Int32 pairs (a JoinableQueue). */
   consumers: { at: 1024, bytes: CONSUMER_ENTRIES * 8 },
   /** How many losses were ever logged (a JoinableQueue). */
@@ -153,6 +166,10 @@ export const SLOTS: number = w(FIELDS.slots);
 export const SLOTS_SLEEPERS: number = w(FIELDS.slotsSleepers);
 export const COUNTERS: number = w(FIELDS.counters);
 export const PRODUCERS: number = w(FIELDS.producers);
+export const JOURNAL_PRODUCER: number = w(FIELDS.journalProducer);
+export const JOURNAL_WRITTEN: number = w(FIELDS.journalWritten);
+export const JOURNAL_SEQ_START: number = d(FIELDS.journalSeqStart);
+export const JOURNAL_SEQ_END: number = d(FIELDS.journalSeqEnd);
 export const CONSUMERS: number = w(FIELDS.consumers);
 export const LOSS_SEQ: number = w(FIELDS.lossSeq);
 export const LOSSES: number = w(FIELDS.losses);

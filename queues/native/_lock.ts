@@ -100,8 +100,13 @@ export class FutexLock implements Lock {
 
   /** Whether the lock is held by a process that no longer exists. */
   holderDead(): boolean {
+    return this.deadHolder() !== 0;
+  }
+
+  /** The holder's pid if it no longer exists, else 0. */
+  deadHolder(): number {
     const h = this.holder();
-    return h !== 0 && h !== pid && !isAlive(h);
+    return h !== 0 && h !== pid && !isAlive(h) ? h : 0;
   }
 
   /**

@@ -9,6 +9,8 @@ import { bytesAvailable } from "../../ffi/fd.ts";
 import { yieldCpu } from "../../ffi/process.ts";
 import {
   CONSUMED,
+  JOURNAL_SEQ_END,
+  JOURNAL_SEQ_START,
   MARK_SEQ,
   NEXT_END,
   RING,
@@ -58,10 +60,19 @@ export class StreamMarks {
    */
   begin(ends: readonly number[], frameEnd = 0): void {
     const f64 = this.#f64;
+    const base = this.#base = f64[WRITTEN];
     this.#ends = ends;
     this.#next = 0;
-    this.#base = f64[WRITTEN];
-    f64[NEXT_END] = this.#base + (ends.length > 0 ? ends[0] : frameEnd);
+    // The marks of every frame in the buffer go into the ring now; `markSeq`
+    // passes them as they complete (and a successor can, if this dies).
+    const ring = this.#ring;
+    const seq = f64[MARK_SEQ];
+    for (let i = 0; i < ends.length; i++) {
+      ring[(seq + i) & RING_MASK] = (base + ends[i]) >>> 0;
+    }
+    f64[JOURNAL_SEQ_START] = seq;
+    f64[JOURNAL_SEQ_END] = seq + ends.length;
+    f64[NEXT_END] = base + (ends.length > 0 ? ends[0] : frameEnd);
   }
 
   /** A write call is about to be made. */
@@ -82,14 +93,8 @@ export class StreamMarks {
     const ends = this.#ends;
     const first = this.#next;
     let i = first;
-    if (i < ends.length && ends[i] <= done) {
-      const ring = this.#ring;
-      let seq = f64[MARK_SEQ];
-      while (i < ends.length && ends[i] <= done) {
-        ring[seq++ & RING_MASK] = (this.#base + ends[i++]) >>> 0;
-      }
-      f64[MARK_SEQ] = seq;
-    }
+    while (i < ends.length && ends[i] <= done) i++;
+    if (i > first) f64[MARK_SEQ] += i - first;
     this.#next = i;
     if (i < ends.length) f64[NEXT_END] = this.#base + ends[i];
     Atomics.add(this.#page, WRITE_SEQ, 1);
@@ -127,9 +132,47 @@ export class StreamMarks {
     return near + ((this.#ring[i & RING_MASK] - (near >>> 0)) | 0);
   }
 
-  /** The lowest mark index still in the ring, given `seq`. */
+  /**
+   * The lowest mark index still in the ring, given `seq` (the marks of the
+   * buffer being written, put in ahead, have taken the oldest slots).
+   */
   oldest(seq: number): number {
-    return Math.max(0, seq - RING);
+    const ahead = Math.max(0, this.#f64[JOURNAL_SEQ_END] - seq);
+    return Math.max(0, seq - RING + ahead);
+  }
+
+  /**
+   * Holding the read lock, the write lock's holder dead inside a write call
+   * (`writeSeq` odd): finishes its count. The pipe has had `end` bytes
+   * written in all (bytes read plus bytes waiting); the frames of its buffer
+   * that end by then are marked, and `written` is `end`.
+   */
+  finishDeadWrite(end: number): void {
+    const page = this.#page;
+    const f64 = this.#f64;
+    let seq = f64[MARK_SEQ];
+    const last = f64[JOURNAL_SEQ_END];
+    while (seq < last && this.mark(seq, end) <= end) seq++;
+    f64[MARK_SEQ] = seq;
+    f64[WRITTEN] = end;
+    if (seq < last) f64[NEXT_END] = this.mark(seq, end);
+    if ((Atomics.load(page, WRITE_SEQ) & 1) === 1) {
+      Atomics.add(page, WRITE_SEQ, 1);
+    }
+  }
+
+  /**
+   * How many frames of the buffer in the write journal are marked complete
+   * (its writer being dead or done).
+   */
+  journalCompleted(): number {
+    const f64 = this.#f64;
+    return Math.max(0, f64[MARK_SEQ] - f64[JOURNAL_SEQ_START]);
+  }
+
+  /** Whether a write call is in flight (or its caller died in it). */
+  writing(): boolean {
+    return (Atomics.load(this.#page, WRITE_SEQ) & 1) === 1;
   }
 
   /**

@@ -1,45 +1,73 @@
-// The producer table of a native queue: (pid, items put and not yet wholly
-// written) pairs in shared memory, so that the slots and unfinished counts
-// of items a dead process had buffered can be given back.
+// The producer table of a native queue: for each process that put items,
+// how many it ever reserved and how many it ever wrote, in shared memory, so
+// that the slots (and unfinished counts) of items a dead process had
+// buffered and not written can be given back. The written count is stored,
+// not added to: a writer records it again after every write call, and the
+// process that takes over from a dead writer can finish its record exactly
+// (from the write journal, see `Recovery.settleDeadWriter`).
 
 import { isAlive, pid } from "../../ffi/process.ts";
-import { PRODUCER_ENTRIES, PRODUCERS } from "./_layout.ts";
-import type { SharedPage } from "./_layout.ts";
+import {
+  JOURNAL_PRODUCER,
+  JOURNAL_WRITTEN,
+  PRODUCER_ENTRIES,
+  PRODUCERS,
+  type SharedPage,
+  WLOCK,
+} from "./_layout.ts";
 
 /** Not claimed yet. */
 const UNCLAIMED = -1;
 /** The table was full: this process's items are not tracked. */
 const UNTRACKED = -2;
+/** Int32 words per record: pid, reserved, written, unused. */
+const RECORD = 4;
 
-/** This process's entry in a queue's producer table, and the sweep of dead ones. */
+/** This process's record in a queue's producer table, and the sweep of dead ones. */
 export class ProducerTable {
   readonly #page: Int32Array;
-  /** The Int32 index of this process's entry. */
+  /** The Int32 index of this process's record. */
   #entry = UNCLAIMED;
+  /** Items this process ever wrote (its record's written count). */
+  #written = 0;
 
   /** @param page the shared page */
   constructor(page: SharedPage) {
     this.#page = page.i32;
   }
 
-  /** Adds `n` (may be negative) to this process's unwritten items. */
+  /** Adds `n` (may be negative) to this process's reserved items. */
   add(n: number): void {
     if (this.#entry === UNCLAIMED) this.#entry = this.#claim();
     if (this.#entry >= 0) Atomics.add(this.#page, this.#entry + 1, n);
   }
 
-  /** Takes `n` off this process's unwritten items (they are in the pipe). */
+  /** `n` more of this process's items are wholly in the pipe. */
   written(n: number): void {
-    if (this.#entry >= 0) Atomics.sub(this.#page, this.#entry + 1, n);
+    this.#written += n;
+    if (this.#entry >= 0) {
+      Atomics.store(this.#page, this.#entry + 2, this.#written);
+    }
   }
 
-  /** Claims a free entry for this process. */
+  /**
+   * Holding the write lock, about to write a buffer of this process's items:
+   * records in the write journal whose they are and how many it wrote before.
+   */
+  journal(): void {
+    const page = this.#page;
+    Atomics.store(page, JOURNAL_WRITTEN, this.#written);
+    Atomics.store(page, JOURNAL_PRODUCER, this.#entry);
+  }
+
+  /** Claims a free record for this process. */
   #claim(): number {
     const page = this.#page;
     for (let i = 0; i < PRODUCER_ENTRIES; i++) {
-      const at = PRODUCERS + 2 * i;
+      const at = PRODUCERS + RECORD * i;
       if (Atomics.compareExchange(page, at, 0, pid) === 0) {
         Atomics.store(page, at + 1, 0);
+        Atomics.store(page, at + 2, 0);
         return at;
       }
     }
@@ -47,7 +75,9 @@ export class ProducerTable {
   }
 
   /**
-   * Frees the entries of producers that died with items not yet written.
+   * Frees the records of producers that died with items not yet written
+   * (not the write-lock holder's while its accounting is unfinished: see
+   * `Recovery.settleDeadWriter`).
    *
    * @returns how many items they took with them
    */
@@ -55,11 +85,16 @@ export class ProducerTable {
     const page = this.#page;
     let lost = 0;
     for (let i = 0; i < PRODUCER_ENTRIES; i++) {
-      const at = PRODUCERS + 2 * i;
+      const at = PRODUCERS + RECORD * i;
       const owner = Atomics.load(page, at);
       if (owner <= 0 || owner === pid || isAlive(owner)) continue;
+      if (
+        Atomics.load(page, WLOCK) === owner &&
+        Atomics.load(page, JOURNAL_PRODUCER) === at
+      ) continue; // its last write is not settled yet
       if (Atomics.compareExchange(page, at, owner, -1) !== owner) continue;
-      lost += Atomics.exchange(page, at + 1, 0);
+      const reserved = Atomics.exchange(page, at + 1, 0);
+      lost += reserved - Atomics.exchange(page, at + 2, 0);
       Atomics.store(page, at, 0);
     }
     return lost;

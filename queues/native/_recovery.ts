@@ -17,10 +17,12 @@ import {
   CONSUMED,
   DELIVERED,
   HOLD_FROM,
+  JOURNAL_PRODUCER,
+  JOURNAL_WRITTEN,
   LOST,
+  PRODUCERS,
   READING,
   RESYNC,
-  RING,
   type SharedPage,
   TORN,
 } from "./_layout.ts";
@@ -155,7 +157,7 @@ export class Recovery {
         }
         start = nextEnd; // inside the frame being written
         lost = 1;
-      } else if (i < low && seq > RING && start > head) {
+      } else if (i < low && low > 0 && start > head) {
         return this.#resyncBySearch(head, seq); // the ring no longer reaches head
       }
     }
@@ -185,6 +187,56 @@ export class Recovery {
   }
 
   /**
+   * If the write lock's holder is dead, finishes its accounting: a write call
+   * it died in is counted (the bytes in the pipe tell how far it got, and the
+   * marks of its buffer, written when it began, which frames that completes),
+   * and its producer record counts exactly the frames of its buffer that are
+   * complete. Idempotent. Without the read lock (`holdingRead` false) only a
+   * death between write calls can be settled.
+   *
+   * @returns false if it cannot be settled now (try again holding the read
+   *   lock), true otherwise
+   */
+  settleDeadWriter(holdingRead: boolean): boolean {
+    const dead = this.#wlock.deadHolder();
+    if (dead === 0) return true;
+    const page = this.#page;
+    if (this.#marks.writing()) {
+      // The stream's length is what was read plus what waits; unknown while
+      // a dead reader's read into the buffer is unaccounted for.
+      if (!holdingRead || page[CARRY_READING] === 1) return false;
+      this.#marks.finishDeadWrite(
+        this.#f64[CONSUMED] + bytesAvailable(this.#buffer.fd),
+      );
+    }
+    const record = Atomics.load(page, JOURNAL_PRODUCER);
+    if (record >= PRODUCERS && Atomics.load(page, record) === dead) {
+      Atomics.store(
+        page,
+        record + 2,
+        Atomics.load(page, JOURNAL_WRITTEN) + this.#marks.journalCompleted(),
+      );
+    }
+    Atomics.store(page, JOURNAL_PRODUCER, -1);
+    return true;
+  }
+
+  /**
+   * From outside any read (a sweep): settles a dead writer if it can,
+   * taking the read lock for a moment if it must.
+   */
+  trySettleDeadWriter(): void {
+    if (this.#wlock.deadHolder() === 0) return;
+    if (this.settleDeadWriter(false)) return;
+    if (!this.#rlock.tryAcquire()) return;
+    try {
+      this.settleDeadWriter(true);
+    } finally {
+      this.#rlock.release();
+    }
+  }
+
+  /**
    * Takes the write lock over from a dead holder, but only when no frame of
    * it can be half in the pipe: holding the read lock, with the pipe empty
    * and no reader inside a frame. Otherwise readers resolve it (a torn frame).
@@ -198,8 +250,9 @@ export class Recovery {
       ) {
         return false;
       }
-      const dead = this.#wlock.takeOverIfDead();
-      if (dead === 0) return false;
+      const dead = this.#wlock.deadHolder();
+      if (dead === 0 || !this.settleDeadWriter(true)) return false;
+      if (this.#wlock.takeOverIfDead() !== dead) return false;
       this.#marks.restart(); // the pipe is empty
       const carried = this.#buffer.carried();
       // The read buffer holds the start of the dead writer's last frame.
@@ -217,8 +270,9 @@ export class Recovery {
   discardTornCarry(): void {
     const carried = this.#buffer.carried();
     if (carried <= 0 || this.#buffer.readable()) return;
-    const dead = this.#wlock.takeOverIfDead();
-    if (dead === 0) return;
+    const dead = this.#wlock.deadHolder();
+    if (dead === 0 || !this.settleDeadWriter(true)) return;
+    if (this.#wlock.takeOverIfDead() !== dead) return;
     this.#marks.restart(); // the pipe is empty
     this.#tornFrame(dead, `${carried} bytes of it`);
     this.#wlock.release();
@@ -232,8 +286,9 @@ export class Recovery {
   discardIfTorn(): boolean {
     const buffer = this.#buffer;
     if (buffer.readable()) return false;
-    const dead = this.#wlock.takeOverIfDead();
-    if (dead === 0) return false;
+    const dead = this.#wlock.deadHolder();
+    if (dead === 0 || !this.settleDeadWriter(true)) return false;
+    if (this.#wlock.takeOverIfDead() !== dead) return false;
     const p = buffer.partial!;
     buffer.end();
     this.#marks.restart(); // the pipe is empty
@@ -248,6 +303,11 @@ export class Recovery {
    * frame, plus any whole frames behind it) and starts afresh.
    */
   #drainAfterDeadWriter(): boolean {
+    // It died inside a write call whose count can be finished: then the
+    // stream position is known again, and nothing need be dropped.
+    if (this.#marks.writing() && this.settleDeadWriter(true)) {
+      return this.resyncNow();
+    }
     if (this.#wlock.takeOverIfDead() === 0) return false;
     const page = this.#page;
     const f64 = this.#f64;

@@ -5,11 +5,12 @@
 
 import { MAX_IO, POLLOUT, writeSome } from "../../ffi/fd.ts";
 import { headerSize, writeHeader } from "../_framing.ts";
-import type { Ledger } from "../_ledger.ts";
 import { fdReady } from "../wait/_fds.ts";
 import { sleepUnref, type Until } from "../wait/_until.ts";
 import type { FutexLock } from "./_lock.ts";
 import type { StreamMarks } from "./_marks.ts";
+import type { ProducerTable } from "./_producers.ts";
+import { step } from "./_steps.ts";
 import type { Recovery } from "./_recovery.ts";
 
 /** Payloads at least this large are written from their own buffer, uncopied. */
@@ -29,7 +30,8 @@ export class Writer {
   readonly #lock: FutexLock;
   readonly #marks: StreamMarks;
   readonly #recovery: Recovery;
-  readonly #ledger: Ledger;
+  /** This process's record of items written (none for a SimpleQueue). */
+  readonly #producers: ProducerTable | undefined;
   /** Small frames coalesced for one write call. */
   readonly #out = new Uint8Array(COALESCE);
   /** The ends of the frames in `#out`. */
@@ -44,13 +46,13 @@ export class Writer {
     lock: FutexLock,
     marks: StreamMarks,
     recovery: Recovery,
-    ledger: Ledger,
+    producers: ProducerTable | undefined,
   ) {
     this.fd = fd;
     this.#lock = lock;
     this.#marks = marks;
     this.#recovery = recovery;
-    this.#ledger = ledger;
+    this.#producers = producers;
   }
 
   /**
@@ -82,14 +84,13 @@ export class Writer {
     try {
       const out = this.#out;
       const ends = this.#outEnds;
-      const marks = this.#marks;
       ends.length = 0;
       let fill = 0;
       for (const payload of payloads) {
         const length = payload.length;
         if (length >= DIRECT_WRITE || fill + 12 + length > out.length) {
           if (fill > 0) {
-            marks.begin(ends);
+            this.#begin(ends);
             torn = true;
             await this.#writeAll(out, fill, detached, until);
             torn = false;
@@ -99,12 +100,12 @@ export class Writer {
         }
         if (length >= DIRECT_WRITE) {
           const h = writeHeader(out, 0, length);
-          marks.begin(NO_ENDS, h + length);
+          this.#begin(NO_ENDS, h + length);
           torn = true;
           await this.#writeAll(out, h, detached, until);
           ends.length = 0;
           ends.push(length);
-          marks.begin(ends);
+          this.#begin(ends);
           await this.#writeAll(payload, length, detached, until);
           torn = false;
           ends.length = 0;
@@ -116,7 +117,7 @@ export class Writer {
         }
       }
       if (fill > 0) {
-        marks.begin(ends);
+        this.#begin(ends);
         torn = true;
         await this.#writeAll(out, fill, detached, until);
         torn = false;
@@ -144,7 +145,7 @@ export class Writer {
       const ends = this.#outEnds;
       ends.length = 0;
       ends.push(size);
-      this.#marks.begin(ends);
+      this.#begin(ends);
       return this.#write(out, 0, size) === size;
     } finally {
       this.#lock.release();
@@ -170,6 +171,15 @@ export class Writer {
     }
   }
 
+  /**
+   * Holding the write lock, starts a buffer whose frames end at `ends`: the
+   * marks and the write journal (see `StreamMarks.begin`, `ProducerTable`).
+   */
+  #begin(ends: readonly number[], frameEnd = 0): void {
+    this.#marks.begin(ends, frameEnd);
+    this.#producers?.journal();
+  }
+
   /** One `write` call, counted, its completed frames marked and recorded. */
   #write(buf: Uint8Array, off: number, length: number): number {
     const marks = this.#marks;
@@ -177,9 +187,11 @@ export class Writer {
     let n = 0;
     try {
       n = writeSome(this.fd, buf, off, Math.min(length, MAX_IO));
+      step("write:wrote");
     } finally {
       const frames = marks.leave(n);
-      if (frames > 0) this.#ledger.written(frames);
+      step("write:marked");
+      if (frames > 0) this.#producers?.written(frames);
     }
     return n;
   }

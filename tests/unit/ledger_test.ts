@@ -35,12 +35,12 @@ Deno.test("Ledger: a reserve takes slots, counts the items unfinished and as thi
     strictEqual(ledger.size(), 3);
     strictEqual(ledger.full(), true);
     strictEqual(unfinished.value(), 3);
-    strictEqual(page.i32[PRODUCERS], pid, "this process's entry");
-    strictEqual(page.i32[PRODUCERS + 1], 3);
+    strictEqual(page.i32[PRODUCERS], pid, "this process's record");
+    strictEqual(page.i32[PRODUCERS + 1], 3, "reserved");
     ledger.written(2);
-    strictEqual(page.i32[PRODUCERS + 1], 1);
+    strictEqual(page.i32[PRODUCERS + 2], 2, "written");
     ledger.unreserve(1);
-    strictEqual(page.i32[PRODUCERS + 1], 0);
+    strictEqual(page.i32[PRODUCERS + 1], 2);
     strictEqual(ledger.size(), 2);
     strictEqual(unfinished.value(), 2);
   }));
@@ -82,11 +82,12 @@ Deno.test("Ledger.sweep(): a dead producer's unwritten items give back their slo
     // A dead process buffered 3 items it never wrote: its slots are taken.
     slots.tryTake(3);
     unfinished.post(3);
-    page.i32[PRODUCERS + 2] = DEAD_PID;
-    page.i32[PRODUCERS + 3] = 3;
+    page.i32[PRODUCERS + 4] = DEAD_PID;
+    page.i32[PRODUCERS + 5] = 5; // reserved
+    page.i32[PRODUCERS + 6] = 2; // written
     strictEqual(ledger.size(), 0, "size() sweeps first");
     strictEqual(unfinished.value(), 0);
-    strictEqual(page.i32[PRODUCERS + 2], 0, "the entry is free again");
+    strictEqual(page.i32[PRODUCERS + 4], 0, "the record is free again");
     ledger.sweep();
     strictEqual(slots.value(), 10, "a second sweep gives nothing back");
   }));

@@ -10,8 +10,6 @@ import type { Until } from "./wait/_until.ts";
 export interface Producers {
   /** Adds `n` (may be negative) to this process's unwritten items. */
   add(n: number): void;
-  /** Takes `n` off this process's unwritten items: they are in the pipe. */
-  written(n: number): void;
   /** Frees dead producers' records; returns how many items died with them. */
   sweep(): number;
 }
@@ -93,16 +91,6 @@ export class Ledger {
     this.#producers?.add(-n);
     this.#unfinished?.tryTake(n);
     this.#slots!.post(n);
-  }
-
-  /** `n` items this process buffered are now wholly in the pipe. */
-  written(n: number): void {
-    this.#producers?.written(n);
-  }
-
-  /** `n` frames left the pipe for a caller: their slots come free. */
-  taken(n: number): void {
-    this.#slots?.post(n);
   }
 
   /**

@@ -111,7 +111,6 @@ export class Channel implements Transport {
       unfinished,
       producers: producers && {
         add: (n) => producers.add(n),
-        written: (n) => producers.written(n),
         sweep: sweepProducers,
       },
       consumers: counts.counters > 1 ? new ConsumerTable(page) : undefined,

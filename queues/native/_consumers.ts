@@ -5,7 +5,7 @@
 // logs the loss, and the items stop counting as unfinished. Every process
 // reads each logged loss once (`JoinableQueue.join()` rejects with it).
 
-import { isAlive, pid } from "../../ffi/process.ts";
+import { claimRecord, sweepDeadRecords, type Table } from "./_records.ts";
 import {
   CONSUMER_ENTRIES,
   CONSUMERS,
@@ -29,6 +29,7 @@ export interface Loss {
 /** This process's entry in a queue's consumer table, the sweep and the loss log. */
 export class ConsumerTable {
   readonly #page: Int32Array;
+  readonly #table: Table;
   /** The Int32 index of this process's entry. */
   #entry = UNCLAIMED;
   /** The losses this process has read (a count of the log). */
@@ -37,27 +38,23 @@ export class ConsumerTable {
   /** @param page the shared page */
   constructor(page: SharedPage) {
     this.#page = page.i32;
+    this.#table = {
+      page: page.i32,
+      base: CONSUMERS,
+      count: CONSUMER_ENTRIES,
+      stride: 2,
+    };
     // Losses before this process held the queue are not its news.
     this.#seen = Atomics.load(this.#page, LOSS_SEQ);
   }
 
   /** Adds `n` (may be negative) to this process's items held. */
   add(n: number): void {
-    if (this.#entry === UNCLAIMED) this.#entry = this.#claim();
-    if (this.#entry >= 0) Atomics.add(this.#page, this.#entry + 1, n);
-  }
-
-  /** Claims a free entry for this process. */
-  #claim(): number {
-    const page = this.#page;
-    for (let i = 0; i < CONSUMER_ENTRIES; i++) {
-      const at = CONSUMERS + 2 * i;
-      if (Atomics.compareExchange(page, at, 0, pid) === 0) {
-        Atomics.store(page, at + 1, 0);
-        return at;
-      }
+    if (this.#entry === UNCLAIMED) {
+      this.#entry = claimRecord(this.#table);
+      if (this.#entry === -1) this.#entry = UNTRACKED;
     }
-    return UNTRACKED;
+    if (this.#entry >= 0) Atomics.add(this.#page, this.#entry + 1, n);
   }
 
   /**
@@ -69,23 +66,17 @@ export class ConsumerTable {
   sweep(): number {
     const page = this.#page;
     let lost = 0;
-    for (let i = 0; i < CONSUMER_ENTRIES; i++) {
-      const at = CONSUMERS + 2 * i;
-      const owner = Atomics.load(page, at);
-      if (owner <= 0 || owner === pid || isAlive(owner)) continue;
-      if (Atomics.compareExchange(page, at, owner, -1) !== owner) continue;
+    sweepDeadRecords(this.#table, (at, owner) => {
       const count = Atomics.exchange(page, at + 1, 0);
-      if (count > 0) {
-        // Reserve a record, fill it, then stamp it (readers wait for that).
-        const seq = Atomics.add(page, LOSS_SEQ, 1);
-        const record = LOSSES + 4 * (seq % LOSS_RECORDS);
-        Atomics.store(page, record + 1, owner);
-        Atomics.store(page, record + 2, count);
-        Atomics.store(page, record, seq + 1);
-        lost += count;
-      }
-      Atomics.store(page, at, 0);
-    }
+      if (count <= 0) return;
+      // Reserve a log record, fill it, then stamp it (readers wait for that).
+      const seq = Atomics.add(page, LOSS_SEQ, 1);
+      const record = LOSSES + 4 * (seq % LOSS_RECORDS);
+      Atomics.store(page, record + 1, owner);
+      Atomics.store(page, record + 2, count);
+      Atomics.store(page, record, seq + 1);
+      lost += count;
+    });
     return lost;
   }
 

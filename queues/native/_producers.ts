@@ -6,7 +6,7 @@
 // process that takes over from a dead writer can finish its record exactly
 // (from the write journal, see `Recovery.settleDeadWriter`).
 
-import { isAlive, pid } from "../../ffi/process.ts";
+import { claimRecord, sweepDeadRecords, type Table } from "./_records.ts";
 import {
   JOURNAL_PRODUCER,
   JOURNAL_WRITTEN,
@@ -26,6 +26,7 @@ const RECORD = 4;
 /** This process's record in a queue's producer table, and the sweep of dead ones. */
 export class ProducerTable {
   readonly #page: Int32Array;
+  readonly #table: Table;
   /** The Int32 index of this process's record. */
   #entry = UNCLAIMED;
   /** Items this process ever wrote (its record's written count). */
@@ -34,11 +35,20 @@ export class ProducerTable {
   /** @param page the shared page */
   constructor(page: SharedPage) {
     this.#page = page.i32;
+    this.#table = {
+      page: page.i32,
+      base: PRODUCERS,
+      count: PRODUCER_ENTRIES,
+      stride: RECORD,
+    };
   }
 
   /** Adds `n` (may be negative) to this process's reserved items. */
   add(n: number): void {
-    if (this.#entry === UNCLAIMED) this.#entry = this.#claim();
+    if (this.#entry === UNCLAIMED) {
+      this.#entry = claimRecord(this.#table);
+      if (this.#entry === -1) this.#entry = UNTRACKED;
+    }
     if (this.#entry >= 0) Atomics.add(this.#page, this.#entry + 1, n);
   }
 
@@ -60,20 +70,6 @@ export class ProducerTable {
     Atomics.store(page, JOURNAL_PRODUCER, this.#entry);
   }
 
-  /** Claims a free record for this process. */
-  #claim(): number {
-    const page = this.#page;
-    for (let i = 0; i < PRODUCER_ENTRIES; i++) {
-      const at = PRODUCERS + RECORD * i;
-      if (Atomics.compareExchange(page, at, 0, pid) === 0) {
-        Atomics.store(page, at + 1, 0);
-        Atomics.store(page, at + 2, 0);
-        return at;
-      }
-    }
-    return UNTRACKED;
-  }
-
   /**
    * Frees the records of producers that died with items not yet written
    * (not the write-lock holder's while its accounting is unfinished: see
@@ -84,19 +80,17 @@ export class ProducerTable {
   sweep(): number {
     const page = this.#page;
     let lost = 0;
-    for (let i = 0; i < PRODUCER_ENTRIES; i++) {
-      const at = PRODUCERS + RECORD * i;
-      const owner = Atomics.load(page, at);
-      if (owner <= 0 || owner === pid || isAlive(owner)) continue;
-      if (
+    sweepDeadRecords(
+      this.#table,
+      (at) => {
+        const reserved = Atomics.exchange(page, at + 1, 0);
+        lost += reserved - Atomics.exchange(page, at + 2, 0);
+      },
+      // Its last write is not settled yet.
+      (at, owner) =>
         Atomics.load(page, WLOCK) === owner &&
-        Atomics.load(page, JOURNAL_PRODUCER) === at
-      ) continue; // its last write is not settled yet
-      if (Atomics.compareExchange(page, at, owner, -1) !== owner) continue;
-      const reserved = Atomics.exchange(page, at + 1, 0);
-      lost += reserved - Atomics.exchange(page, at + 2, 0);
-      Atomics.store(page, at, 0);
-    }
+        Atomics.load(page, JOURNAL_PRODUCER) === at,
+    );
     return lost;
   }
 }

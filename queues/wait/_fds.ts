@@ -93,7 +93,7 @@ class FdPoller implements Source {
   /** Wakes the waits on `fd` whose `ready()` says so. */
   poke(fd: number): void {
     const slot = this.#slots.get(fd);
-    if (slot !== undefined && slot.predicates > 0) this.#look(fd, slot);
+    if (slot !== undefined && slot.predicates > 0) this.#look(slot);
   }
 
   /**
@@ -168,13 +168,13 @@ class FdPoller implements Source {
 
   /** Looks at the `ready()` of every wait that has one. */
   #lookAll(): void {
-    for (const [fd, slot] of [...this.#slots]) {
-      if (slot.predicates > 0) this.#look(fd, slot);
+    for (const slot of [...this.#slots.values()]) {
+      if (slot.predicates > 0) this.#look(slot);
     }
   }
 
   /** Wakes the waits on `fd` whose `ready()` says so. */
-  #look(_fd: number, slot: FdSlot): void {
+  #look(slot: FdSlot): void {
     let last: (() => boolean) | undefined;
     let said = false;
     for (const entry of [...slot.entries]) {

@@ -4,7 +4,13 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { Ledger } from "../../queues/_ledger.ts";
 import { FutexCounter } from "../../queues/native/_counter.ts";
-import { CONSUMERS, COUNTERS, PRODUCERS } from "../../queues/native/_layout.ts";
+import {
+  CONSUMERS,
+  COUNTERS,
+  PRODUCERS,
+  SLOTS,
+  SLOTS_SLEEPERS,
+} from "../../queues/native/_layout.ts";
 import { ConsumerTable } from "../../queues/native/_consumers.ts";
 import { ProducerTable } from "../../queues/native/_producers.ts";
 import { pid } from "../../ffi/process.ts";
@@ -15,29 +21,26 @@ function joinable(
   page: Parameters<Parameters<typeof withPage>[0]>[0],
   bound: number,
 ) {
-  const slots = new FutexCounter(page, COUNTERS);
-  const unfinished = new FutexCounter(page, COUNTERS + 2);
+  // As a channel builds them: the slots never above the bound.
+  const slots = new FutexCounter(page, SLOTS, SLOTS_SLEEPERS, bound);
+  const unfinished = new FutexCounter(page, COUNTERS);
   slots.init(bound);
   unfinished.init(0);
-  const ledger = new Ledger({
-    slots,
-    bound,
-    unfinished,
-    producers: new ProducerTable(page),
-  });
-  return { ledger, slots, unfinished };
+  const producers = new ProducerTable(page);
+  const ledger = new Ledger({ slots, bound, unfinished, producers });
+  return { ledger, slots, unfinished, producers };
 }
 
 Deno.test("Ledger: a reserve takes slots, counts the items unfinished and as this process's unwritten", () =>
   withPage((page) => {
-    const { ledger, unfinished } = joinable(page, 3);
+    const { ledger, unfinished, producers } = joinable(page, 3);
     strictEqual(ledger.reserve(5), 3, "only as many as are free");
     strictEqual(ledger.size(), 3);
     strictEqual(ledger.full(), true);
     strictEqual(unfinished.value(), 3);
     strictEqual(page.i32[PRODUCERS], pid, "this process's record");
     strictEqual(page.i32[PRODUCERS + 1], 3, "reserved");
-    ledger.written(2);
+    producers.written(2);
     strictEqual(page.i32[PRODUCERS + 2], 2, "written");
     ledger.unreserve(1);
     strictEqual(page.i32[PRODUCERS + 1], 2);
@@ -47,10 +50,10 @@ Deno.test("Ledger: a reserve takes slots, counts the items unfinished and as thi
 
 Deno.test("Ledger: frames taken free their slots; delivered items are held until done", () =>
   withPage((page) => {
-    const { ledger, unfinished } = joinable(page, 0 || 2 ** 31 - 1);
+    const { ledger, unfinished, slots } = joinable(page, 2 ** 31 - 1);
     ledger.reserve(2);
-    ledger.written(2);
-    ledger.taken(2);
+    slots.postTagged(2, 100); // a reader took them
+    strictEqual(slots.tag(), 100);
     strictEqual(ledger.size(), 0);
     ledger.delivered(2);
     strictEqual(ledger.held, 2);
@@ -64,14 +67,13 @@ Deno.test("Ledger: frames taken free their slots; delivered items are held until
 
 Deno.test("Ledger: lost frames free their slots and count as done; undecodable ones count as done", () =>
   withPage((page) => {
-    const { ledger, unfinished } = joinable(page, 10);
+    const { ledger, unfinished, slots } = joinable(page, 10);
     ledger.reserve(4);
-    ledger.written(4);
     ledger.lost(1);
     strictEqual(ledger.size(), 3);
     strictEqual(unfinished.value(), 3);
-    ledger.taken(1);
-    ledger.dropped(1);
+    slots.post(1); // a reader took it
+    ledger.dropped(1); // and could not decode it
     strictEqual(ledger.size(), 2);
     strictEqual(unfinished.value(), 2);
   }));
@@ -90,13 +92,14 @@ Deno.test("Ledger.sweep(): a dead producer's unwritten items give back their slo
     strictEqual(page.i32[PRODUCERS + 4], 0, "the record is free again");
     ledger.sweep();
     strictEqual(slots.value(), 10, "a second sweep gives nothing back");
+    slots.post(5);
+    strictEqual(slots.value(), 10, "a give-back never passes the bound");
   }));
 
 Deno.test("Ledger of a SimpleQueue counts nothing", () => {
   const ledger = new Ledger({});
-  ledger.taken(3);
   ledger.lost(2);
-  ledger.written(1);
+  ledger.dropped(1);
   ledger.delivered(4);
   strictEqual(ledger.held, 0);
 });

@@ -68,15 +68,22 @@ export async function pendingAfter(
 }
 
 /**
- * Counts the torn-frame warnings written with `console.warn` (others pass
- * through) until `restore()`.
+ * Counts the warnings written with `console.warn` that contain `text`
+ * (others pass through) until `restore()`.
  */
-export function countTornWarnings(): { count(): number; restore(): void } {
+export function countWarnings(
+  text: string,
+): { count(): number; restore(): void } {
   const warn = console.warn;
   let warnings = 0;
   console.warn = (...args: unknown[]) => {
-    if (String(args[0]).includes("discarded a torn frame")) warnings++;
+    if (String(args[0]).includes(text)) warnings++;
     else warn(...args);
   };
   return { count: () => warnings, restore: () => (console.warn = warn) };
+}
+
+/** Counts the torn-frame warnings (see {@linkcode countWarnings}). */
+export function countTornWarnings(): { count(): number; restore(): void } {
+  return countWarnings("discarded a torn frame");
 }

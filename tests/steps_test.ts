@@ -6,7 +6,7 @@
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { Empty, Full, JoinableQueue, Queue, spawn } from "../mod.ts";
-import { guardedTest as test, workerUrl } from "./_util.ts";
+import { countWarnings, guardedTest as test, workerUrl } from "./_util.ts";
 
 const READ_STEPS = ["read:took", "read:released", "read:delivered"];
 const MAXSIZE = 8;
@@ -15,7 +15,7 @@ for (const step of READ_STEPS) {
   for (const Kind of [Queue, JoinableQueue]) {
     test(`a reader killed at ${step} (${Kind.name}): qsize() is exact, exactly maxsize puts fit, nothing is given back twice`, async () => {
       const q = new Kind<number>({ maxsize: MAXSIZE });
-      const warnings = countLossWarnings();
+      const warnings = countWarnings("died while reading");
       try {
         await q.putMany([0, 1, 2, 3, 4]);
         await q.joinThread();
@@ -85,15 +85,4 @@ for (const step of WRITE_STEPS) {
       }
     });
   }
-}
-
-/** Counts the dead-reader warnings (others pass through). */
-function countLossWarnings(): { count(): number; restore(): void } {
-  const warn = console.warn;
-  let warnings = 0;
-  console.warn = (...args: unknown[]) => {
-    if (String(args[0]).includes("died while reading")) warnings++;
-    else warn(...args);
-  };
-  return { count: () => warnings, restore: () => (console.warn = warn) };
 }

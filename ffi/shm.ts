@@ -67,6 +67,40 @@ export class SharedMemory {
     return Deno.UnsafePointer.offset(this.#ptr, offset);
   }
 
+  /** Sets the memfd's size to `bytes` (beyond the part mapped at creation). */
+  resize(bytes: number): void {
+    unwrap(libc.ftruncate(this.fd, BigInt(bytes)), `ftruncate(${this.fd})`);
+  }
+
+  /**
+   * Maps `length` bytes of the memfd from `offset` (a multiple of the page
+   * size) for as long as `use` runs, then unmaps them.
+   */
+  withRange<T>(
+    offset: number,
+    length: number,
+    use: (bytes: Uint8Array) => T,
+  ): T {
+    const ptr = libc.mmap(
+      null,
+      BigInt(length),
+      PROT_READ_WRITE,
+      MAP_SHARED,
+      this.fd,
+      BigInt(offset),
+    );
+    if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+      throw osError(errno(), `mmap(${this.fd}, ${offset})`);
+    }
+    try {
+      return use(
+        new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, length)),
+      );
+    } finally {
+      libc.munmap(ptr, BigInt(length));
+    }
+  }
+
   /** Unmaps and closes (idempotent). Views of `buffer` must not be used after. */
   close(): void {
     if (this.#ptr === null) return;

@@ -116,7 +116,7 @@ export class Channel implements Transport {
       consumers: counts.counters > 1 ? new ConsumerTable(page) : undefined,
     });
     this.#marks = new StreamMarks(page);
-    this.#buffer = new ReadBuffer(readFd, page);
+    this.#buffer = new ReadBuffer(readFd, page, shared);
     this.#recovery = new Recovery(
       page,
       this.rlock,

@@ -80,6 +80,14 @@ export const FIELDS = {
   delivered: f64(152),
   /** Where the read-lock holder's hold began, stored as it ends it. */
   holdFrom: f64(80),
+  // A big frame a reader stopped receiving (its caller's timeout, signal or
+  // close): the payload's length (0: none) and how many of its bytes were
+  // received, kept at `PARKED_AT` in the memfd until the next reader takes
+  // them over and receives the rest.
+  parkedLength: f64(160 + COUNTER_COUNT * 8),
+  parkedHave: f64(168 + COUNTER_COUNT * 8),
+  /** The stream offset up to which the parked frame's bytes were read. */
+  parkedEnd: f64(176 + COUNTER_COUNT * 8),
   /** (value, sleepers) Int32 pairs, one per counter. */
   counters: { at: 160, bytes: COUNTER_COUNT * 8 },
   /**
@@ -114,6 +122,11 @@ export const FIELDS = {
 
 /** Bytes of shared memory a native queue needs. */
 export const SHARED_BYTES: number = FIELDS.carry.at + FIELDS.carry.bytes;
+/**
+ * Where in the memfd a parked frame's bytes go (past the shared memory, on a
+ * page boundary): the memfd grows to hold them while they are parked.
+ */
+export const PARKED_AT: number = Math.ceil(SHARED_BYTES / 4096) * 4096;
 
 /**
  * Throws if two fields overlap, a field is misaligned for its size, a page
@@ -182,6 +195,9 @@ export const CARRY_BASE: number = d(FIELDS.carryBase);
 export const CARRY_END: number = d(FIELDS.carryEnd);
 export const DELIVERED: number = d(FIELDS.delivered);
 export const HOLD_FROM: number = d(FIELDS.holdFrom);
+export const PARKED_LENGTH: number = d(FIELDS.parkedLength);
+export const PARKED_HAVE: number = d(FIELDS.parkedHave);
+export const PARKED_END: number = d(FIELDS.parkedEnd);
 
 /** Views of one process's mapping of a queue's shared memory. */
 export class SharedPage {

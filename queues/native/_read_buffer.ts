@@ -5,10 +5,16 @@
 
 import { POLLIN, pollNow } from "../../ffi/fd.ts";
 import { DEFAULT_MAX_FRAME, readLong, readShort } from "../_framing.ts";
+import type { SharedMemory } from "../../ffi/shm.ts";
 import {
   CARRY_BASE,
   CARRY_END,
   CARRY_START,
+  CONSUMED,
+  PARKED_AT,
+  PARKED_END,
+  PARKED_HAVE,
+  PARKED_LENGTH,
   READING,
   type SharedPage,
 } from "./_layout.ts";
@@ -35,6 +41,7 @@ export class PartialFrame {
  */
 export class ReadBuffer {
   readonly fd: number;
+  readonly #shared: SharedMemory;
   readonly #page: Int32Array;
   readonly #f64: Float64Array;
   readonly #carry: Uint8Array;
@@ -48,9 +55,11 @@ export class ReadBuffer {
   /**
    * @param fd the pipe's read end
    * @param page the shared page
+   * @param shared the memfd behind it (a parked frame's bytes go there)
    */
-  constructor(fd: number, page: SharedPage) {
+  constructor(fd: number, page: SharedPage, shared: SharedMemory) {
     this.fd = fd;
+    this.#shared = shared;
     this.#page = page.i32;
     this.#f64 = page.f64;
     this.#carry = page.carry;
@@ -109,5 +118,65 @@ export class ReadBuffer {
   end(): void {
     this.partial = null;
     Atomics.store(this.#page, READING, 0);
+  }
+
+  /**
+   * Holding the read lock: parks the frame being read, for whoever reads
+   * next (this process's caller stopped waiting): its bytes so far go to the
+   * memfd, past the shared memory, and its length and progress to the page
+   * (the length last: then it is parked). The read-lock holder stays inside
+   * a frame (`reading`).
+   */
+  park(): void {
+    const p = this.partial!;
+    const f64 = this.#f64;
+    if (p.payload !== null && p.have > 0) {
+      this.#shared.resize(PARKED_AT + p.have);
+      const have = p.payload.subarray(0, p.have);
+      this.#shared.withRange(PARKED_AT, p.have, (bytes) => bytes.set(have));
+    }
+    f64[PARKED_HAVE] = p.have;
+    f64[PARKED_END] = f64[CONSUMED];
+    // A dropped frame (the rest of a dead reader's) parks with its length
+    // negated: there are no bytes to keep.
+    f64[PARKED_LENGTH] = p.payload === null ? -p.length : p.length;
+    this.partial = null;
+  }
+
+  /** Holding the read lock: takes over a parked frame, if there is one. */
+  unpark(): void {
+    const f64 = this.#f64;
+    const length = f64[PARKED_LENGTH];
+    if (length === 0) return;
+    const have = f64[PARKED_HAVE];
+    let payload: Uint8Array | null = null;
+    if (length > 0) {
+      const own = payload = new Uint8Array(length);
+      if (have > 0) {
+        this.#shared.withRange(PARKED_AT, have, (bytes) => own.set(bytes));
+      }
+    }
+    this.partial = new PartialFrame(payload, Math.abs(length), have);
+    f64[PARKED_LENGTH] = 0;
+    this.#shared.resize(PARKED_AT);
+  }
+
+  /**
+   * Whether a frame is parked and nothing was read from the pipe since (the
+   * stream's next byte is `head`): a reader that died without taking it
+   * over left it intact.
+   */
+  parkedIntact(head: number): boolean {
+    const f64 = this.#f64;
+    return f64[PARKED_LENGTH] !== 0 && f64[PARKED_END] === head;
+  }
+
+  /**
+   * Forgets a parked frame, if any, and gives back the memfd's room for one
+   * (a reader may have died parking one).
+   */
+  dropParked(): void {
+    this.#f64[PARKED_LENGTH] = 0;
+    this.#shared.resize(PARKED_AT);
   }
 }

@@ -14,7 +14,7 @@ import {
   type ReadRequest,
 } from "../_transport.ts";
 import { fdReady, pokeFd } from "../wait/_fds.ts";
-import { FOREVER, SLICE_MS, within } from "../wait/_until.ts";
+import { SLICE_MS, within } from "../wait/_until.ts";
 import {
   CARRY,
   CARRY_BASE,
@@ -40,8 +40,6 @@ const SPIN_MS = 0.1;
 const SCRATCH = 64 * 1024;
 /** Frames larger than this are read into their own buffer, not the carry. */
 const BIG = 16 * 1024;
-/** How long a synchronous read waits per round for a begun frame's rest. */
-const SYNC_ROUND_MS = 10;
 
 /** Reads frames from the pipe of one queue, for this process. */
 export class Reader {
@@ -128,11 +126,12 @@ export class Reader {
       }
       let frames: unknown[] | null = null;
       try {
+        if (buffer.partial === null) buffer.unpark();
         frames = buffer.partial === null
           ? this.#takeSync(maxItems, maxBytes, decode)
           : [];
         if (frames !== null && buffer.partial !== null) {
-          await this.#finishAsync(frames, decode);
+          await this.#finishAsync(frames, request);
         }
         if (frames === null) recovery.discardTornCarry();
       } finally {
@@ -169,13 +168,13 @@ export class Reader {
       while (buffer.partial !== null) {
         this.#continuePartial(frames, decode);
         if (buffer.partial === null) break;
-        // A frame has begun and its writer is writing the rest right now. If
-        // that writer is this process, write for it; else wait on this
-        // thread, at most 10 ms per round.
+        // A frame has begun and its rest is not there yet. If this process
+        // is its writer, write for it; else it waits, parked, for whoever
+        // reads next (this call never blocks).
         this.#writer.writePending();
-        if (pollNow(buffer.fd, POLLIN, SYNC_ROUND_MS) === 0) {
-          recovery.discardIfTorn();
-        }
+        if (pollNow(buffer.fd, POLLIN) !== 0) continue;
+        if (recovery.discardIfTorn()) break;
+        buffer.park();
       }
       return frames.length === 0 ? NOTHING : frames[0];
     } finally {
@@ -425,19 +424,33 @@ export class Reader {
     if (payload !== null) frames.push(decodeOne(decode, payload));
   }
 
-  /** Holding the read lock: reads the rest of a begun frame, waiting for it. */
-  async #finishAsync(frames: unknown[], decode: FrameDecoder): Promise<void> {
+  /**
+   * Holding the read lock: reads the rest of a begun frame, waiting for it.
+   * If the caller stops waiting first (its deadline, signal or close), the
+   * frame is parked for whoever reads next.
+   */
+  async #finishAsync(frames: unknown[], request: ReadRequest): Promise<void> {
     const buffer = this.#buffer;
-    while (buffer.partial !== null) {
-      this.#continuePartial(frames, decode);
-      if (buffer.partial !== null) {
+    const { until, check, decode } = request;
+    try {
+      while (buffer.partial !== null) {
+        this.#continuePartial(frames, decode);
+        if (buffer.partial === null) break;
+        check();
+        if (until.deadline <= performance.now()) {
+          buffer.park();
+          break;
+        }
         const ready = await fdReady(
           buffer.fd,
           POLLIN,
-          within(FOREVER, SLICE_MS),
+          within(until, SLICE_MS),
         );
         if (!ready) this.#recovery.discardIfTorn();
       }
+    } catch (e) {
+      if (buffer.partial !== null) buffer.park();
+      throw e;
     }
   }
 

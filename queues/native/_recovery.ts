@@ -127,6 +127,13 @@ export class Recovery {
     // A writer died inside a write call: nothing in the pipe can be trusted.
     if (snap === null) return this.#drainAfterDeadWriter();
     const { head, seq, nextEnd } = snap;
+    if (this.#buffer.parkedIntact(head)) {
+      // It died before taking over the parked frame: it took nothing.
+      this.#f64[CONSUMED] = head;
+      Atomics.store(page, RESYNC, 0);
+      return true;
+    }
+    this.#buffer.dropParked();
     const low = marks.oldest(seq);
     let end = f64[CARRY_END];
     if (page[CARRY_READING] === 1 && end >= 0 && head > end) {
@@ -313,6 +320,7 @@ export class Recovery {
     const f64 = this.#f64;
     page[READING] = 0;
     page[CARRY_READING] = 0;
+    this.#buffer.dropParked();
     const got = this.#readUpTo(bytesAvailable(this.#buffer.fd)).length;
     f64[CONSUMED] += got;
     this.#buffer.empty(f64[CONSUMED]);

@@ -173,8 +173,7 @@ export class Reader {
         // reads next (this call never blocks).
         this.#writer.writePending();
         if (pollNow(buffer.fd, POLLIN) !== 0) continue;
-        if (recovery.discardIfTorn()) break;
-        buffer.park();
+        this.#parkUnlessTorn();
       }
       return frames.length === 0 ? NOTHING : frames[0];
     } finally {
@@ -438,7 +437,7 @@ export class Reader {
         if (buffer.partial === null) break;
         check();
         if (until.deadline <= performance.now()) {
-          buffer.park();
+          this.#parkUnlessTorn();
           break;
         }
         const ready = await fdReady(
@@ -449,9 +448,17 @@ export class Reader {
         if (!ready) this.#recovery.discardIfTorn();
       }
     } catch (e) {
-      if (buffer.partial !== null) buffer.park();
+      if (buffer.partial !== null) this.#parkUnlessTorn();
       throw e;
     }
+  }
+
+  /**
+   * The caller stops waiting for the rest of the begun frame: it is torn if
+   * its writer is dead (and the pipe empty), else parked for the next reader.
+   */
+  #parkUnlessTorn(): void {
+    if (!this.#recovery.discardIfTorn()) this.#buffer.park();
   }
 
   /** The pipe ended inside the begun frame. */

@@ -103,19 +103,29 @@ export class Ledger {
   }
 
   /**
-   * `n` frames taken will never reach a caller (their reader died, or they
-   * could not be decoded): they count as done (their slots went back when
-   * they were taken).
+   * `n` frames a dead reader took will never reach a caller: they count as
+   * done (their slots went back when they were taken).
    */
   dropped(n: number): void {
     this.#unfinished?.tryTake(n);
   }
 
-  /** This process handed out `n` items (to be marked done). */
-  delivered(n: number): void {
+  /**
+   * `n` frames this process took could not be decoded: they count as done,
+   * and this process no longer holds them.
+   */
+  undecodable(n: number): void {
     if (this.#unfinished === undefined) return;
-    this.#held += n;
-    this.#consumers?.add(n);
+    this.#unfinished.tryTake(n);
+    this.#consumers?.add(-n);
+  }
+
+  /**
+   * This process handed out `n` items (to be marked done); the transport
+   * recorded them in its shared record as it took them.
+   */
+  delivered(n: number): void {
+    if (this.#unfinished !== undefined) this.#held += n;
   }
 
   /**

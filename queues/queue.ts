@@ -10,6 +10,7 @@ import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { Feeder } from "./_feeder.ts";
 import type { Ledger } from "./_ledger.ts";
 import { checkBatch, checkMaxsize } from "./_options.ts";
+import { step } from "./native/_steps.ts";
 import { DecodeFailure, NOTHING, type QueueStats } from "./_transport.ts";
 import { deadlineOf, waitFor } from "./wait/_until.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
@@ -333,6 +334,7 @@ export class Queue<T = unknown> {
       core.leave();
     }
     if (items === null) throw new Empty();
+    step("get:returned");
     this.#pending = items;
     return this.#handOut(maxItems);
   }
@@ -347,7 +349,7 @@ export class Queue<T = unknown> {
     const first = pending[0];
     if (first instanceof DecodeFailure) {
       pending.shift();
-      this.#ledger.dropped(1); // it will never be marked done
+      this.#ledger.undecodable(1); // it will never be marked done
       throw first.error;
     }
     let k = 1;

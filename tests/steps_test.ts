@@ -5,10 +5,22 @@
 // (issue 12, item 1).
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { Empty, Full, JoinableQueue, Queue, spawn } from "../mod.ts";
+import {
+  Empty,
+  Full,
+  JoinableQueue,
+  Queue,
+  spawn,
+  TasksLostError,
+} from "../mod.ts";
 import { countWarnings, guardedTest as test, workerUrl } from "./_util.ts";
 
-const READ_STEPS = ["read:took", "read:released", "read:delivered"];
+const READ_STEPS = [
+  "read:took",
+  "read:released",
+  "read:delivered",
+  "get:returned",
+];
 const MAXSIZE = 8;
 
 for (const step of READ_STEPS) {
@@ -39,7 +51,17 @@ for (const step of READ_STEPS) {
         }
         deepStrictEqual(got, [2, 3, 4]);
         strictEqual(q.qsize(), 0, "qsize() of the drained queue");
-        if (q instanceof JoinableQueue) await q.join({ timeout: 3_000 });
+        if (q instanceof JoinableQueue) {
+          if (step === "get:returned") {
+            // It had got the two items (the lock was released): it died
+            // holding them.
+            const e = await q.join({ timeout: 3_000 }).catch((e) => e);
+            ok(e instanceof TasksLostError, String(e));
+            strictEqual(e.pid, worker.pid);
+            strictEqual(e.count, 2);
+          }
+          await q.join({ timeout: 3_000 });
+        }
         for (let i = 0; i < MAXSIZE; i++) q.putNowait(100 + i);
         throws(() => q.putNowait(200), Full, "one put more than maxsize fit");
         strictEqual(q.qsize(), MAXSIZE);

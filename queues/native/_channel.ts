@@ -100,6 +100,7 @@ export class Channel implements Transport {
       : undefined;
     this.counters = [slots, unfinished].filter((c) => c !== undefined);
     const producers = counts.counters > 0 ? new ProducerTable(page) : undefined;
+    const consumers = counts.counters > 1 ? new ConsumerTable(page) : undefined;
     // A dead writer's record is settled before the sweep reads it.
     const sweepProducers = (): number => {
       this.#recovery.trySettleDeadWriter();
@@ -113,7 +114,7 @@ export class Channel implements Transport {
         add: (n) => producers.add(n),
         sweep: sweepProducers,
       },
-      consumers: counts.counters > 1 ? new ConsumerTable(page) : undefined,
+      consumers,
     });
     this.#marks = new StreamMarks(page);
     this.#buffer = new ReadBuffer(readFd, page, shared);
@@ -140,6 +141,7 @@ export class Channel implements Transport {
       this.#recovery,
       this.#writer,
       slots,
+      consumers,
     );
   }
 

@@ -27,6 +27,7 @@ import {
   type SharedPage,
   SPINNER,
 } from "./_layout.ts";
+import type { ConsumerTable } from "./_consumers.ts";
 import type { FutexCounter } from "./_counter.ts";
 import type { FutexLock } from "./_lock.ts";
 import { step } from "./_steps.ts";
@@ -52,6 +53,8 @@ export class Reader {
   readonly #writer: Writer;
   /** The free slots (none for a SimpleQueue). */
   readonly #slots: FutexCounter | undefined;
+  /** This process's record of items got and not done (a JoinableQueue). */
+  readonly #consumers: ConsumerTable | undefined;
   readonly #scratch = new Uint8Array(SCRATCH);
   /** Whether a frame waits outside the pipe (for waits on the pipe). */
   readonly #heldElsewhere: () => boolean;
@@ -65,6 +68,7 @@ export class Reader {
     recovery: Recovery,
     writer: Writer,
     slots: FutexCounter | undefined,
+    consumers: ConsumerTable | undefined,
   ) {
     this.#page = page.i32;
     this.#f64 = page.f64;
@@ -74,6 +78,7 @@ export class Reader {
     this.#recovery = recovery;
     this.#writer = writer;
     this.#slots = slots;
+    this.#consumers = consumers;
     this.#heldElsewhere = () => buffer.holdsFrame() || buffer.stash.length > 0;
   }
 
@@ -202,6 +207,10 @@ export class Reader {
     f64[DELIVERED] = start;
     step("read:delivered");
     this.#lock.releaseFlagged();
+    // This process holds them now (a JoinableQueue: until taskDone()); the
+    // next statement after the release, so that a process killed after it
+    // got frames is found holding them.
+    if (taken > 0) this.#consumers?.add(taken);
     // Frames left in the read buffer do not make the pipe readable: this
     // process's waits look at once, other processes' within a slice.
     if (this.#buffer.holdsFrame()) pokeFd(this.#buffer.fd);

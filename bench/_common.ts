@@ -6,7 +6,12 @@ export const SCENARIOS: Record<string, [number, number | null]> = {
   T2: [100_000, 1024],
   T3: [10_000, 65536],
   T4: [1_000, 1048576],
+  // The same items put by a synchronous loop of putNowait() (Python: put_nowait).
+  N1: [200_000, null],
+  N4: [1_000, 1048576],
 };
+/** Scenarios whose throughput is counted in MB/s (the others in messages/s). */
+export const BYTE_SCENARIOS = new Set(["T3", "T4", "N4"]);
 export const L1_N = 20_000;
 export const L1_WARM = 1_000;
 /** Size of `small(i)` as msgpack for a typical i (reported for reference only). */

@@ -27,7 +27,9 @@
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { Queue, SimpleQueue, spawn, type WorkerProcess } from "../mod.ts";
+import { type Group, renderChart } from "./_chart.ts";
 import {
+  BYTE_SCENARIOS,
   emit,
   frame,
   FrameReader,
@@ -46,10 +48,14 @@ const MPQ_WORKER = new URL("./workers/mpq_worker.ts", HERE);
 const CMD_CHILD = new URL("./workers/cmd_child.ts", HERE).pathname;
 const PM_WORKER = new URL("./workers/postmessage_worker.ts", HERE);
 const PY_SCRIPT = new URL("./py_mp.py", HERE).pathname;
+const C_SOURCE = new URL("./c/cpipe.c", HERE).pathname;
+const C_BINARY = new URL("./results/cpipe", HERE).pathname;
 // -A: the memory scenario's worker reads /proc/self/status, which Deno only allows with -A.
 const WORKER_PERMS = ["-A"];
 
 type AnyQ = Queue<unknown> | SimpleQueue<unknown>;
+/** Repetitions every cell runs, whatever their time (fewer only with --reps). */
+const MIN_REPS = 3;
 type Rec = Record<string, unknown> & { sys: string; sc: string };
 
 const LABELS: Record<string, string> = {
@@ -60,6 +66,7 @@ const LABELS: Record<string, string> = {
   "py-simple": "Python mp.SimpleQueue",
   cmd: "Deno.Command stdout + msgpack (writeSync)",
   worker: "Deno Worker postMessage [threads]",
+  c: "C raw pipe, one write per frame, 1 MiB pipe [the limit]",
 };
 
 // ---------------------------------------------------------------- cell side
@@ -114,7 +121,13 @@ async function mpqThroughput(sys: string, sc: string, quick: boolean) {
   await expect(back, "ready", guard);
   const payload = size === null ? null : payloadOf(size);
   const t0 = performance.now();
-  if (batch) {
+  if (sc.startsWith("N")) {
+    // A synchronous loop, as a Python user writes put_nowait() in a loop.
+    const qq = q as Queue<unknown>;
+    if (payload === null) {
+      for (let i = 0; i < n; i++) qq.putNowait(small(i));
+    } else for (let i = 0; i < n; i++) qq.putNowait(payload);
+  } else if (batch) {
     const qq = q as Queue<unknown>;
     for (let o = 0; o < n; o += 1024) {
       const end = Math.min(n, o + 1024);
@@ -356,9 +369,13 @@ async function runCell(
   for (const sc of scs) {
     const start = performance.now();
     for (let rep = 0; rep < reps; rep++) {
-      // Fewer repetitions (never fewer than one) where one already takes long.
-      if (rep > 0 && (performance.now() - start) / 1e3 > budgetS) break;
+      // Fewer repetitions (never fewer than MIN_REPS) where they take long.
+      if (rep >= MIN_REPS && (performance.now() - start) / 1e3 > budgetS) break;
       let r: Record<string, unknown>;
+      // Peak RSS of this process (the producer of a throughput cell) above
+      // what it had before the scenario began.
+      resetPeak();
+      const before = memKiB().rss;
       if (sc === "MEM") r = await memoryScenario(quick);
       else if (sc === "C") r = await contentionScenario(sys, quick);
       else if (sys === "cmd") {
@@ -374,6 +391,10 @@ async function runCell(
           ? await mpqLatency(sys, quick)
           : await mpqThroughput(sys, sc, quick);
       }
+      if (sc !== "MEM") {
+        r.rss_before_mib = before / 1024;
+        r.rss_peak_mib = memKiB().hwm / 1024;
+      }
       emit({ sys: LABELS[sys], sc, rep, ...r });
     }
   }
@@ -386,6 +407,22 @@ interface Cell {
   scs: string[];
   pinned: boolean;
   reps: number;
+}
+
+async function succeeds(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    return (await new Deno.Command(cmd, { args }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 async function sh(cmd: string, args: string[]): Promise<string> {
@@ -410,10 +447,15 @@ async function runCellProcess(
   timeoutS: number,
   budgetS: number,
   hasPython: boolean,
+  hasC: boolean,
 ): Promise<{ recs: Rec[]; errors: string[] }> {
   const isPy = cell.sys.startsWith("py-");
+  const isC = cell.sys === "c";
   if (isPy && !hasPython) return { recs: [], errors: [] };
-  const inner = isPy
+  if (isC && !hasC) return { recs: [], errors: [] };
+  const inner = isC
+    ? [C_BINARY, cell.scs[0], String(cell.reps), "frame", "psz=1048576"]
+    : isPy
     ? [
       "python3",
       PY_SCRIPT,
@@ -460,7 +502,7 @@ async function runCellProcess(
   for (const line of stdout.split("\n")) {
     if (!line.startsWith("{")) continue;
     const r = JSON.parse(line) as Rec;
-    if (isPy) r.sys = LABELS[cell.sys];
+    if (isPy || isC) r.sys = LABELS[cell.sys];
     if (cell.pinned && r.sc === "L1") r.sc = "L1p";
     recs.push(r);
   }
@@ -496,7 +538,7 @@ function tput(rs: Rec[], sc: string): number | undefined {
   if (!rs.length) return undefined;
   const secs = median(rs.map((r) => r.secs as number));
   const n = rs[0].n as number, payload = rs[0].payload as number;
-  return sc === "T3" || sc === "T4" ? (n * payload) / secs / 1e6 : n / secs;
+  return BYTE_SCENARIOS.has(sc) ? (n * payload) / secs / 1e6 : n / secs;
 }
 
 function fmtTput(
@@ -505,15 +547,19 @@ function fmtTput(
   sc: string,
 ): string {
   if (v === undefined) return "—";
-  const s = sc === "T3" || sc === "T4" ? v.toFixed(0) : fmtRate(v);
+  const s = BYTE_SCENARIOS.has(sc) ? v.toFixed(0) : fmtRate(v);
   return ref ? `${s} (${(v / ref).toFixed(2)}×)` : s;
 }
 
-function fmtLat(rs: Rec[]): string {
+/** Median / p99 round trip; in parentheses the median's ratio to `refs`'. */
+function fmtLat(rs: Rec[], refs: Rec[] = []): string {
   if (!rs.length) return "—";
   const med = median(rs.map((r) => r.med_us as number));
   const p99 = median(rs.map((r) => r.p99_us as number));
-  return `${med.toFixed(1)} / ${p99.toFixed(0)}`;
+  const ref = refs.length ? median(refs.map((r) => r.med_us as number)) : 0;
+  return `${med.toFixed(1)} / ${p99.toFixed(0)}${
+    ref ? ` (${(med / ref).toFixed(2)}×)` : ""
+  }`;
 }
 
 function renderTables(recs: Rec[], order: string[], maxReps: number): string {
@@ -521,31 +567,50 @@ function renderTables(recs: Rec[], order: string[], maxReps: number): string {
     recs.filter((r) => r.sys === sys && r.sc === sc && !("error" in r));
   const ref = LABELS["py-queue"];
   const lines: string[] = [];
+  const tputScs = ["T1", "T2", "T3", "T4", "N1", "N4"];
   lines.push(
-    "| system | T1 small msgs/s | T2 1KiB msgs/s | T3 64KiB MB/s | T4 1MiB MB/s | L1 med / p99 µs | L1 pinned (CPU 0) med / p99 µs |",
-    "|---|---:|---:|---:|---:|---:|---:|",
+    "| system | T1 small msgs/s | T2 1KiB msgs/s | T3 64KiB MB/s | T4 1MiB MB/s | N1 putNowait loop, small msgs/s | N4 putNowait loop, 1MiB MB/s | L1 med / p99 µs | L1 pinned (CPU 0) med / p99 µs |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const id of order) {
     const sys = LABELS[id];
-    const cells = ["T1", "T2", "T3", "T4"].map((sc) =>
+    if (![...tputScs, "L1", "L1p"].some((sc) => by(sys, sc).length)) continue;
+    const cells = tputScs.map((sc) =>
       fmtTput(
         tput(by(sys, sc), sc),
         sys === ref ? undefined : tput(by(ref, sc), sc),
         sc,
       )
     );
-    if (
-      !["T1", "T2", "T3", "T4", "L1", "L1p"].some((sc) => by(sys, sc).length)
-    ) continue;
-    lines.push(
-      `| ${sys} | ${cells.join(" | ")} | ${fmtLat(by(sys, "L1"))} | ${
-        fmtLat(by(sys, "L1p"))
-      } |`,
+    const lat = ["L1", "L1p"].map((sc) =>
+      fmtLat(by(sys, sc), sys === ref ? [] : by(ref, sc))
     );
+    lines.push(`| ${sys} | ${cells.join(" | ")} | ${lat.join(" | ")} |`);
+  }
+  lines.push(
+    "",
+    "Peak RSS of the producer (the process that puts and keeps the clock) above its RSS before the scenario, MiB (VmHWM, median over repetitions):",
+    "",
+    `| system | ${tputScs.join(" | ")} |`,
+    `|---|${tputScs.map(() => "---:").join("|")}|`,
+  );
+  for (const id of order) {
+    const sys = LABELS[id];
+    const cells = tputScs.map((sc) => {
+      const rs = by(sys, sc).filter((r) => "rss_peak_mib" in r);
+      if (!rs.length) return "—";
+      return median(
+        rs.map((r) =>
+          (r.rss_peak_mib as number) - (r.rss_before_mib as number)
+        ),
+      ).toFixed(1);
+    });
+    if (cells.every((c) => c === "—")) continue;
+    lines.push(`| ${sys} | ${cells.join(" | ")} |`);
   }
   const few: string[] = [];
   for (const id of order) {
-    for (const sc of ["T1", "T2", "T3", "T4", "L1", "L1p", "C"]) {
+    for (const sc of ["T1", "T2", "T3", "T4", "N1", "N4", "L1", "L1p", "C"]) {
       const k = by(LABELS[id], sc).length;
       if (k > 0 && k < maxReps) few.push(`${LABELS[id]} ${sc}: ${k}`);
     }
@@ -608,6 +673,51 @@ function renderTables(recs: Rec[], order: string[], maxReps: number): string {
   return lines.join("\n");
 }
 
+/** The systems of the chart, in legend order. */
+const CHART_SYSTEMS = ["queue", "py-queue", "worker", "c"];
+
+/** The chart's groups: every scenario where Python's value is known. */
+function chartGroups(recs: Rec[]): Group[] {
+  const by = (id: string, sc: string) =>
+    recs.filter((r) => r.sys === LABELS[id] && r.sc === sc && !("error" in r));
+  const groups: Group[] = [];
+  const titles: Record<string, string> = {
+    T1: "T1 small",
+    T2: "T2 1 KiB",
+    T3: "T3 64 KiB",
+    T4: "T4 1 MiB",
+    N1: "N1 putNowait",
+    N4: "N4 putNowait",
+    L1: "L1 round trip",
+    L1p: "L1 pinned",
+    C: "4×4 small",
+  };
+  for (const sc of Object.keys(titles)) {
+    const latency = sc.startsWith("L1");
+    const value = (rs: Rec[]): number | undefined =>
+      !rs.length
+        ? undefined
+        : latency
+        ? 1e6 / median(rs.map((r) => r.med_us as number))
+        : tput(rs, sc);
+    const reference = value(by("py-queue", sc));
+    if (reference === undefined) continue;
+    const bars = [];
+    for (const id of CHART_SYSTEMS) {
+      const v = value(by(id, sc));
+      if (v === undefined) continue;
+      const text = latency
+        ? `${(1e6 / v).toFixed(1)} µs`
+        : BYTE_SCENARIOS.has(sc)
+        ? `${v.toFixed(0)} MB/s`
+        : `${fmtRate(v)}/s`;
+      bars.push({ system: LABELS[id], value: v, text });
+    }
+    groups.push({ title: titles[sc], bars, reference });
+  }
+  return groups;
+}
+
 async function main() {
   const argv = Deno.args;
   if (argv[0] === "--cell") {
@@ -633,6 +743,10 @@ async function main() {
   const t0 = performance.now();
 
   const hasPython = (await sh("python3", ["--version"])) !== "";
+  // The limit: a C program, one write() per frame, on a pipe of our size.
+  await Deno.mkdir(new URL("./results/", HERE), { recursive: true });
+  const hasC = await succeeds("cc", ["-O2", "-o", C_BINARY, C_SOURCE]) &&
+    await exists(C_BINARY);
   const order = [
     "queue",
     "simple",
@@ -641,12 +755,23 @@ async function main() {
     "py-simple",
     "cmd",
     "worker",
+    "c",
   ];
   const cells: Cell[] = [];
   for (const sys of order) {
+    if (sys === "c") {
+      if (quick) continue; // --quick stays under 30 s; the limit is a reference
+      for (const sc of ["T1", "T2", "T3", "T4", "L1"]) {
+        cells.push({ sys, scs: [sc], pinned: false, reps });
+      }
+      cells.push({ sys, scs: ["L1"], pinned: true, reps });
+      continue;
+    }
     const scs = sys === "batch"
       ? ["T1", "T2", "T3", "T4"]
       : ["T1", "T2", "T3", "T4", "L1"];
+    // The putNowait() loop: Queue only (SimpleQueue has no putNowait).
+    if (sys === "queue" || sys === "py-queue") scs.push("N1", "N4");
     cells.push({ sys, scs, pinned: false, reps });
     if (sys !== "batch") cells.push({ sys, scs: ["L1"], pinned: true, reps });
   }
@@ -690,7 +815,14 @@ async function main() {
   const errors: string[] = [];
   for (const cell of cells) {
     if (only && !cell.sys.includes(only)) continue;
-    const r = await runCellProcess(cell, quick, timeoutS, budgetS, hasPython);
+    const r = await runCellProcess(
+      cell,
+      quick,
+      timeoutS,
+      budgetS,
+      hasPython,
+      hasC,
+    );
     recs.push(...r.recs);
     errors.push(...r.errors);
   }
@@ -721,7 +853,17 @@ async function main() {
       1,
     ),
   );
+  const chart = renderChart(
+    chartGroups(recs),
+    CHART_SYSTEMS.map((id) => LABELS[id]),
+    "@mp/queues bench:ipc",
+    `${machine.date}, commit ${machine.commit}, ${machine.nproc} CPUs (${machine.cpu}), ${machine.mode}`,
+  );
+  const svg = new URL(file.pathname.replace(/\.json$/, ".svg"), "file:");
+  await Deno.writeTextFile(svg, chart);
+  await Deno.writeTextFile(new URL("latest.svg", dir), chart);
   console.log(`Results: ${file.pathname.replace(Deno.cwd() + "/", "")}`);
+  console.log(`Chart: ${svg.pathname.replace(Deno.cwd() + "/", "")}`);
 }
 
 await main();

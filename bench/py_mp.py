@@ -1,9 +1,13 @@
 """Python multiprocessing baseline for bench/ipc.ts (mp.Queue / mp.SimpleQueue, fork).
 
 usage: python3 bench/py_mp.py <queue|simplequeue> <scenarios, comma-separated> <reps> [quick|full] [budget_s]
-  scenarios: T1 T2 T3 T4 (throughput), L1 (ping-pong), C (4 producers x 4 consumers)
+  scenarios: T1 T2 T3 T4 (throughput), N1 N4 (the same with put_nowait), L1 (ping-pong),
+  C (4 producers x 4 consumers)
 Prints one JSON line per repetition, the same records as bench/ipc.ts's Deno cells.
-A scenario stops repeating early once its repetitions took more than budget_s seconds.
+Every scenario runs at least 3 repetitions (fewer only if reps says so); it stops
+repeating once its repetitions took more than budget_s seconds.
+Each throughput record carries the parent's RSS before the scenario and its peak during it
+(VmHWM, reset at the start through /proc/self/clear_refs).
 
 Throughput: the parent is the producer and the clock. The child consumer puts "ready" on
 a back queue; the parent starts the clock, puts N items, and stops it when the child's
@@ -18,7 +22,10 @@ import multiprocessing as mp
 import sys
 import time
 
-SCEN = {"T1": (200_000, None), "T2": (100_000, 1024), "T3": (10_000, 65536), "T4": (1_000, 1048576)}
+SCEN = {"T1": (200_000, None), "T2": (100_000, 1024), "T3": (10_000, 65536), "T4": (1_000, 1048576),
+        # the same items put by a loop of put_nowait()
+        "N1": (200_000, None), "N4": (1_000, 1048576)}
+MIN_REPS = 3
 L1_N, L1_WARM = 20_000, 1_000
 QUICK_DIV = 20
 SMALL_PAYLOAD = 23
@@ -69,6 +76,14 @@ def ccons(q, back, total):
     back.put({"count": count, "bad": bad, "seen": bytes(seen)})
 
 
+def mem_kib(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return float("nan")
+
+
 def make(ctx, impl):
     return ctx.Queue() if impl == "queue" else ctx.SimpleQueue()
 
@@ -81,7 +96,7 @@ def throughput(ctx, impl, sc, quick):
     p = ctx.Process(target=consumer, args=(q, back, n))
     p.start()
     assert back.get() == "ready"
-    put = q.put
+    put = q.put_nowait if sc.startswith("N") else q.put
     t0 = time.perf_counter()
     if size is None:
         for i in range(n):
@@ -159,14 +174,19 @@ def main():
     for sc in scs:
         start = time.perf_counter()
         for rep in range(reps):
-            if rep > 0 and time.perf_counter() - start > budget:
+            if rep >= MIN_REPS and time.perf_counter() - start > budget:
                 break
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            before = mem_kib("VmRSS")
             if sc == "L1":
                 r = latency(ctx, impl, quick)
             elif sc == "C":
                 r = contention(ctx, impl, quick)
             else:
                 r = throughput(ctx, impl, sc, quick)
+                r["rss_before_mib"] = before / 1024
+                r["rss_peak_mib"] = mem_kib("VmHWM") / 1024
             print(json.dumps({"sys": label, "sc": sc, "rep": rep, **r}), flush=True)
 
 

@@ -352,3 +352,27 @@ Deno.test("parseResolutionFlags() finds --config, -c and --import-map before the
     ["--no-config"],
   );
 });
+
+Deno.test("spawn() gives a worker the allocator settings for big items unless GLIBC_TUNABLES is set", async () => {
+  await using out = new Queue<string | null>();
+  const run = async (env?: Record<string, string>) => {
+    const w = spawn(workerUrl("report_env.ts"), {
+      args: [out, "GLIBC_TUNABLES"],
+      permissions: ["--allow-env=GLIBC_TUNABLES"],
+      env,
+    });
+    const value = await out.get({ timeout: 30_000 });
+    strictEqual((await w.status).code, 0);
+    return value;
+  };
+  strictEqual(
+    await run(),
+    "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432",
+  );
+  // The caller's own value (even an empty one, glibc's defaults) wins.
+  strictEqual(await run({ GLIBC_TUNABLES: "" }), "");
+  strictEqual(
+    await run({ GLIBC_TUNABLES: "glibc.malloc.arena_max=2" }),
+    "glibc.malloc.arena_max=2",
+  );
+});

@@ -20,6 +20,8 @@ const SOFT_LIMIT = 1 << 20;
 const STALL_MS = 50;
 /** A put this long after the previous one is written at once if it can be. */
 const LONE_MS = 0.02;
+/** Buffered bytes from which a put writes through (about one coalesced write). */
+const WRITE_THROUGH = 64 * 1024;
 
 /** A caller of `flush()`: resolved once `target` items are written. */
 interface FlushWaiter {
@@ -36,6 +38,10 @@ export class Feeder {
   #bufferedBytes = 0;
   /** Whether the feeder task runs. */
   #feeding = false;
+  /** Whether the feeder task is inside a write (puts then only buffer). */
+  #inBatch = false;
+  /** A payload a put began writing through and the pipe took only part of. */
+  #begun: Uint8Array | null = null;
   /** After `cancel()`: the process may exit without the feeder. */
   #detached = false;
   /** The feeder's waits: `cancel()` wakes them (to stop keeping the process alive). */
@@ -52,6 +58,8 @@ export class Feeder {
   #progress: (() => void)[] = [];
   /** Nothing reached the pipe for {@linkcode STALL_MS}: puts stop waiting. */
   #stalled = false;
+  /** `bytesWritten()` when the puts stalled (they wait again once it moves). */
+  #stalledAt = 0;
   readonly #isDetached = (): boolean => this.#detached;
 
   constructor(core: Core, codec: Codec) {
@@ -60,35 +68,59 @@ export class Feeder {
   }
 
   /**
-   * Buffers an item whose slot this process took. A lone small item (no
-   * other put in the last {@linkcode LONE_MS}, nothing buffered) is written
-   * at once when the pipe has room, as Python's feeder thread would.
+   * Buffers an item whose slot this process took, for `put()`. It is written
+   * through at once (when the write lock is free and the pipe has room) if
+   * it is a lone item (no other put in the last {@linkcode LONE_MS}, as
+   * Python's feeder thread would), or once {@linkcode WRITE_THROUGH} bytes
+   * are buffered; else the feeder writes it.
    */
   push(payload: Uint8Array): void {
     const now = performance.now();
     const lone = now - this.#lastPut > LONE_MS;
     this.#lastPut = now;
+    this.#append(payload);
     if (
-      lone && !this.#feeding && this.#buffer.length === 0 &&
-      this.#core.channel.writeSmallNow(payload)
-    ) {
-      this.#queued++;
-      this.#written++;
-      return;
+      !this.#inBatch &&
+      ((lone && this.#buffer.length === 1) ||
+        this.#bufferedBytes >= WRITE_THROUGH)
+    ) this.#writeThrough(0);
+    this.#wake();
+  }
+
+  /**
+   * Buffers an item whose slot this process took, for `putNowait()`: as
+   * {@linkcode push}, and with more than {@linkcode SOFT_LIMIT} bytes
+   * unwritten it writes them through, waiting synchronously for room while
+   * the pipe drains (at most {@linkcode STALL_MS} without progress): a
+   * synchronous loop of puts goes at the pace of its readers instead of
+   * buffering without bound, and one whose readers stopped stops waiting.
+   */
+  pushNow(payload: Uint8Array): void {
+    const now = performance.now();
+    const lone = now - this.#lastPut > LONE_MS;
+    this.#lastPut = now;
+    this.#append(payload);
+    if (!this.#inBatch) {
+      if (
+        this.#stalled && this.#core.channel.bytesWritten() !== this.#stalledAt
+      ) {
+        this.#stalled = false;
+      }
+      const far = this.#bufferedBytes > SOFT_LIMIT && !this.#stalled;
+      if (
+        far || (lone && this.#buffer.length === 1) ||
+        this.#bufferedBytes >= WRITE_THROUGH
+      ) this.#writeThrough(far ? STALL_MS : 0);
     }
-    this.#buffer.push(payload);
-    this.#bufferedBytes += payload.length;
-    this.#queued++;
     this.#wake();
   }
 
   /** Buffers `n` items from `payloads[from]`, whose slots this process took. */
   pushMany(payloads: readonly Uint8Array[], from: number, n: number): void {
-    for (let k = 0; k < n; k++) {
-      this.#buffer.push(payloads[from + k]);
-      this.#bufferedBytes += payloads[from + k].length;
+    for (let k = 0; k < n; k++) this.#append(payloads[from + k]);
+    if (!this.#inBatch && this.#bufferedBytes >= WRITE_THROUGH) {
+      this.#writeThrough(0);
     }
-    this.#queued += n;
     this.#wake();
   }
 
@@ -146,8 +178,61 @@ export class Feeder {
     this.#settleFlushes();
   }
 
+  /** Adds a payload to the buffer. */
+  #append(payload: Uint8Array): void {
+    this.#buffer.push(payload);
+    this.#bufferedBytes += payload.length;
+    this.#queued++;
+  }
+
+  /**
+   * Writes the buffer through now, as far as the write lock (if free) and
+   * the pipe's room allow, waiting for room at most `waitMs` at a time.
+   */
+  #writeThrough(waitMs: number): void {
+    const channel = this.#core.channel;
+    const buffer = this.#buffer;
+    const before = channel.bytesWritten();
+    let n = 0;
+    try {
+      n = channel.writeNow(buffer, 0, waitMs);
+    } catch {
+      // An OS error: the feeder meets it again, and reports it.
+      return;
+    }
+    this.#settleBegun();
+    if (n > 0) {
+      const last = channel.writing() ? buffer[n - 1] : null;
+      for (let k = 0; k < n; k++) {
+        this.#bufferedBytes -= buffer[k].length;
+        if (buffer[k] !== last) this.#codec.release(buffer[k]);
+      }
+      this.#buffer = n === buffer.length ? [] : buffer.slice(n);
+      this.#written += last === null ? n : n - 1;
+      this.#begun = last;
+      this.#settleFlushes();
+    }
+    if (waitMs > 0 && channel.bytesWritten() === before) {
+      this.#stalled = true;
+      this.#stalledAt = before;
+    }
+  }
+
+  /** Counts a begun payload as written once the transport finished it. */
+  #settleBegun(): void {
+    const begun = this.#begun;
+    if (begun === null || this.#core.channel.writing()) return;
+    this.#begun = null;
+    this.#written++;
+    this.#codec.release(begun);
+  }
+
   /** Starts the feeder task, or hurries it when the buffer is big. */
   #wake(): void {
+    if (this.#buffer.length === 0 && !this.#core.channel.writing()) {
+      this.#settleFlushes();
+      return;
+    }
     if (this.#feeding) {
       if (this.#kick !== null && this.#bigEnough()) this.#kick();
       return;
@@ -167,23 +252,29 @@ export class Feeder {
   async #feed(): Promise<void> {
     const core = this.#core;
     try {
-      while (this.#buffer.length > 0) {
+      while (this.#buffer.length > 0 || core.channel.writing()) {
         // Let the caller go on putting until the next event-loop turn (or
         // until the buffer is large), so that one write carries many frames.
-        if (!this.#bigEnough() && await this.#stillGrowing()) {
+        if (
+          this.#buffer.length > 0 && !this.#bigEnough() &&
+          await this.#stillGrowing()
+        ) {
           await this.#nextTurn();
         }
         const batch = this.#buffer;
         this.#buffer = [];
         this.#bufferedBytes = 0;
         this.#releasePuts();
+        this.#inBatch = true;
         try {
+          // Finishes first a frame a put began writing through.
           await core.channel.writeFrames(
             batch,
             undefined,
             this.#isDetached,
             this.#until,
           );
+          this.#settleBegun();
           for (const payload of batch) this.#codec.release(payload);
         } catch (e) {
           // Only an OS error can land here (items were serialized in put):
@@ -193,6 +284,8 @@ export class Feeder {
             e,
           );
           core.ledger.unreserve(batch.length);
+        } finally {
+          this.#inBatch = false;
         }
         this.#written += batch.length;
         this.#settleFlushes();

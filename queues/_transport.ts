@@ -128,8 +128,24 @@ export interface Transport {
     detached?: () => boolean,
     until?: Until,
   ): Promise<void>;
-  /** Writes one small frame at once if the lock is free and there is room. */
-  writeSmallNow(payload: Uint8Array): boolean;
+  /**
+   * Writes whole frames for `payloads[from]` onwards now, without awaiting,
+   * if the write lock is free: as much as the pipe takes, waiting for room at
+   * most `waitMs` at a time (synchronously; 0 never blocks). A frame begun
+   * and not finished stays begun (see {@linkcode Transport.writing}).
+   *
+   * @returns how many payloads were handed over
+   */
+  writeNow(
+    payloads: readonly Uint8Array[],
+    from: number,
+    waitMs: number,
+  ): number;
+  /**
+   * Whether `writeNow` left a frame begun and not finished: the next
+   * `writeNow` or `writeFrames` (possibly with no payloads) finishes it.
+   */
+  writing(): boolean;
   /** Whether a frame (or end of file) is waiting to be read. */
   readable(): boolean;
   /** Bytes written so far by every process (it only grows). */

@@ -140,7 +140,7 @@ export class Queue<T = unknown> {
     this.#core.check();
     const payload = this.#codec.encode(item);
     if (this.#ledger.reserve(1) === 0) throw new Full();
-    this.#feeder.push(payload);
+    this.#feeder.pushNow(payload);
   }
 
   /**

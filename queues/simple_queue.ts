@@ -95,12 +95,18 @@ export class SimpleQueue<T = unknown> {
     const core = this.#core;
     core.check();
     const payload = this.#codec.encode(item);
-    // A small item goes in one atomic write when the lock is free.
-    if (core.channel.writeSmallNow(payload)) return;
+    const channel = core.channel;
+    // Written at once when the write lock is free and the pipe has room; a
+    // frame the pipe took only part of is finished below.
+    const begun = channel.writeNow([payload], 0, 0) === 1;
+    if (begun && !channel.writing()) {
+      this.#codec.release(payload);
+      return;
+    }
     core.enter();
     try {
-      await core.channel.writeFrames(
-        [payload],
+      await channel.writeFrames(
+        begun ? [] : [payload],
         core.check,
         undefined,
         core.until(Infinity, undefined),

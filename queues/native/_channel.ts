@@ -170,8 +170,16 @@ export class Channel implements Transport {
     return this.#writer.writeFrames(payloads, check, detached, until);
   }
 
-  writeSmallNow(payload: Uint8Array): boolean {
-    return this.#writer.writeSmallNow(payload);
+  writeNow(
+    payloads: readonly Uint8Array[],
+    from: number,
+    waitMs: number,
+  ): number {
+    return this.#writer.writeNow(payloads, from, waitMs);
+  }
+
+  writing(): boolean {
+    return this.#writer.writing();
   }
 
   readable(): boolean {

@@ -1,10 +1,14 @@
 // The write side of a native queue: whole frames under the write lock,
 // small ones coalesced into few `write` calls, big ones written from their
 // own buffer; each write call counted and its completed frames marked
-// (`StreamMarks`) and recorded as written in the ledger.
+// (`StreamMarks`) and recorded as written in the ledger. Frames are written
+// by one synchronous core (`#flush`, `#start`) that the async path
+// (`writeFrames`, which waits for the lock and for room) and the synchronous
+// path (`writeNow`, which writes what the pipe takes now) share; a frame the
+// synchronous path began and could not finish is finished by the next call.
 
-import { MAX_IO, POLLOUT, writeSome } from "../../ffi/fd.ts";
-import { headerSize, writeHeader } from "../_framing.ts";
+import { MAX_IO, pollNow, POLLOUT, writeSome } from "../../ffi/fd.ts";
+import { writeHeader } from "../_framing.ts";
 import { fdReady } from "../wait/_fds.ts";
 import { sleepUnref, type Until } from "../wait/_until.ts";
 import type { FutexLock } from "./_lock.ts";
@@ -17,8 +21,6 @@ import type { Recovery } from "./_recovery.ts";
 const DIRECT_WRITE = 32 * 1024;
 /** Size of the coalescing buffer for small frames. */
 const COALESCE = 64 * 1024;
-/** Writes up to this size are atomic on a pipe: all or nothing. */
-const PIPE_BUF = 4096;
 /** How often a detached write looks for the lock or for room. */
 const DETACHED_LOOK_MS = 2;
 /** The frame ends of a buffer that holds no whole frame. */
@@ -36,10 +38,14 @@ export class Writer {
   readonly #out = new Uint8Array(COALESCE);
   /** The ends of the frames in `#out`. */
   readonly #outEnds: number[] = [];
-  /** What a write left unwritten (the pipe was full), for `#drain`. */
-  #pending: Uint8Array | null = null;
-  #pendingOff = 0;
-  #pendingLen = 0;
+  /** The buffer begun (its marks set) and not yet all written, if any. */
+  #buf: Uint8Array | null = null;
+  #off = 0;
+  #len = 0;
+  /** A big frame's payload, begun once its header (`#buf`) is written. */
+  #big: Uint8Array | null = null;
+  /** `writeNow` holds the write lock for a frame it began (no async call does). */
+  #heldNow = false;
 
   constructor(
     fd: number,
@@ -57,12 +63,13 @@ export class Writer {
 
   /**
    * Writes whole frames for `payloads` under the write lock, coalescing small
-   * ones into few `write` calls. Waits for the lock and for room in the pipe;
-   * `check` runs while waiting for the lock and may throw (only while the
-   * lock is not yet held: a frame once begun is always finished). While
-   * `detached()` says so, the waits are timers that do not keep the process
-   * alive (it may exit without this write: readers then find the frame torn);
-   * waking `until`'s group makes a wait look at `detached()` again.
+   * ones into few `write` calls, after the rest of a frame `writeNow` began.
+   * Waits for the lock and for room in the pipe; `check` runs while waiting
+   * for the lock and may throw (only while the lock is not yet held: a frame
+   * once begun is always finished). While `detached()` says so, the waits
+   * are timers that do not keep the process alive (it may exit without this
+   * write: readers then find the frame torn); waking `until`'s group makes a
+   * wait look at `detached()` again.
    */
   async writeFrames(
     payloads: readonly Uint8Array[],
@@ -71,104 +78,156 @@ export class Writer {
     until: Until,
   ): Promise<void> {
     const lock = this.#lock;
-    while (!lock.tryAcquire()) {
-      check();
-      if (detached()) await sleepUnref(DETACHED_LOOK_MS);
-      else if (await lock.wait(until)) break;
-      if (this.#recovery.recoverWriter()) break;
-    }
-    // `torn` is true while a frame is partly in the pipe: if a write fails
-    // then, the lock stays held (the frame cannot be finished) and readers
-    // find the frame torn once this process is gone.
-    let torn = false;
-    try {
-      const out = this.#out;
-      const ends = this.#outEnds;
-      ends.length = 0;
-      let fill = 0;
-      for (const payload of payloads) {
-        const length = payload.length;
-        if (length >= DIRECT_WRITE || fill + 12 + length > out.length) {
-          if (fill > 0) {
-            this.#begin(ends);
-            torn = true;
-            await this.#writeAll(out, fill, detached, until);
-            torn = false;
-          }
-          fill = 0;
-          ends.length = 0;
-        }
-        if (length >= DIRECT_WRITE) {
-          const h = writeHeader(out, 0, length);
-          this.#begin(NO_ENDS, h + length);
-          torn = true;
-          await this.#writeAll(out, h, detached, until);
-          ends.length = 0;
-          ends.push(length);
-          this.#begin(ends);
-          await this.#writeAll(payload, length, detached, until);
-          torn = false;
-          ends.length = 0;
-        } else {
-          fill += writeHeader(out, fill, length);
-          out.set(payload, fill);
-          fill += length;
-          ends.push(fill);
-        }
+    if (this.#heldNow) {
+      this.#heldNow = false; // this call finishes what writeNow began
+    } else {
+      while (!lock.tryAcquire()) {
+        check();
+        if (detached()) await sleepUnref(DETACHED_LOOK_MS);
+        else if (await lock.wait(until)) break;
+        if (this.#recovery.recoverWriter()) break;
       }
-      if (fill > 0) {
-        this.#begin(ends);
-        torn = true;
-        await this.#writeAll(out, fill, detached, until);
-        torn = false;
+    }
+    try {
+      let i = 0;
+      for (;;) {
+        while (!this.#flush()) {
+          if (detached()) await sleepUnref(DETACHED_LOOK_MS);
+          else await fdReady(this.fd, POLLOUT, until);
+        }
+        if (i === payloads.length) break;
+        i = this.#start(payloads, i);
       }
     } finally {
       // Released in the same synchronous stretch as the last write when the
-      // pipe took everything at once.
-      if (!torn) lock.release();
+      // pipe took everything at once; kept if a write failed inside a frame
+      // (it cannot be finished: readers find it torn once this process is
+      // gone).
+      if (this.#buf === null) lock.release();
     }
   }
 
   /**
-   * Writes one frame of at most {@linkcode PIPE_BUF} bytes now if the write
-   * lock is free and the pipe has room (such a write is all or nothing).
+   * Writes whole frames for `payloads[from]` onwards now, without awaiting:
+   * if the write lock is free (or this process holds it for a frame an
+   * earlier call began), as much as the pipe takes, waiting for room at
+   * most `waitMs` at a time (a synchronous wait: 0 never blocks). A frame
+   * begun and not finished stays begun, the lock held: the next call, or
+   * {@linkcode writeFrames}, finishes it (see {@linkcode writing}).
    *
-   * @returns whether it was written
+   * @returns how many payloads were handed over (written, or the last one
+   *   begun)
    */
-  writeSmallNow(payload: Uint8Array): boolean {
-    const size = headerSize(payload.length) + payload.length;
-    if (size > PIPE_BUF || !this.#lock.tryAcquire()) return false;
+  writeNow(
+    payloads: readonly Uint8Array[],
+    from: number,
+    waitMs: number,
+  ): number {
+    if (!this.#heldNow) {
+      if (!this.#lock.tryAcquire() && !this.#recovery.recoverWriter()) return 0;
+      this.#heldNow = true;
+    }
+    let i = from;
     try {
-      const out = this.#out;
-      const h = writeHeader(out, 0, payload.length);
-      out.set(payload, h);
-      const ends = this.#outEnds;
-      ends.length = 0;
-      ends.push(size);
-      this.#begin(ends);
-      return this.#write(out, 0, size) === size;
+      for (;;) {
+        while (!this.#flush()) {
+          if (waitMs <= 0 || pollNow(this.fd, POLLOUT, waitMs) === 0) {
+            return i - from;
+          }
+        }
+        if (i === payloads.length) return i - from;
+        i = this.#start(payloads, i);
+      }
     } finally {
-      this.#lock.release();
+      if (this.#buf === null) {
+        this.#heldNow = false;
+        this.#lock.release();
+      }
     }
   }
 
+  /** Whether `writeNow` left a frame begun (the next write call finishes it). */
+  writing(): boolean {
+    return this.#heldNow;
+  }
+
   /**
-   * Writes what the pipe takes now of the rest remembered by `#writeNow`
-   * (also called by a synchronous read in this process, which would
-   * otherwise wait forever for this process's own half-written frame).
+   * Writes what the pipe takes now of a frame begun and not finished (also
+   * called by a synchronous read in this process, which would otherwise wait
+   * forever for this process's own half-written frame).
    */
   writePending(): void {
-    const buf = this.#pending;
-    if (buf === null) return;
-    while (this.#pendingOff < this.#pendingLen) {
-      const n = this.#write(
-        buf,
-        this.#pendingOff,
-        this.#pendingLen - this.#pendingOff,
-      );
-      if (n === 0) return;
-      this.#pendingOff += n;
+    if (this.#buf !== null) this.#flush();
+  }
+
+  /**
+   * Holding the write lock, with nothing begun: begins the next buffer from
+   * `payloads[i]`, either one big frame (its header now, its payload from
+   * its own buffer next) or small frames coalesced into `#out`.
+   *
+   * @returns the index after the payloads it took
+   */
+  #start(payloads: readonly Uint8Array[], i: number): number {
+    const out = this.#out;
+    const ends = this.#outEnds;
+    ends.length = 0;
+    const first = payloads[i];
+    if (first.length >= DIRECT_WRITE) {
+      const h = writeHeader(out, 0, first.length);
+      this.#begin(NO_ENDS, h + first.length);
+      this.#setBuffer(out, h);
+      this.#big = first;
+      return i + 1;
     }
+    let fill = 0;
+    while (i < payloads.length) {
+      const payload = payloads[i];
+      const length = payload.length;
+      if (length >= DIRECT_WRITE || fill + 12 + length > out.length) break;
+      fill += writeHeader(out, fill, length);
+      out.set(payload, fill);
+      fill += length;
+      ends.push(fill);
+      i++;
+    }
+    this.#begin(ends);
+    this.#setBuffer(out, fill);
+    return i;
+  }
+
+  /**
+   * Writes what the pipe takes now of the buffer begun (and then of a big
+   * frame's payload).
+   *
+   * @returns whether nothing begun is left
+   */
+  #flush(): boolean {
+    for (;;) {
+      const buf = this.#buf;
+      if (buf === null) return true;
+      while (this.#off < this.#len) {
+        const n = this.#write(buf, this.#off, this.#len - this.#off);
+        if (n === 0) return false;
+        this.#off += n;
+      }
+      this.#buf = null;
+      const big = this.#big;
+      if (big !== null) {
+        this.#big = null;
+        const ends = this.#outEnds;
+        ends.length = 0;
+        ends.push(big.length);
+        this.#begin(ends);
+        this.#setBuffer(big, big.length);
+      }
+    }
+  }
+
+  /** Makes `buf[0, length)` the buffer being written. */
+  #setBuffer(buf: Uint8Array, length: number): void {
+    this.#buf = buf;
+    this.#off = 0;
+    this.#len = length;
   }
 
   /**
@@ -194,37 +253,5 @@ export class Writer {
       if (frames > 0) this.#producers?.written(frames);
     }
     return n;
-  }
-
-  /**
-   * Writes all of `buf[0, length)`: what the pipe takes now, then the rest
-   * as room comes (also written by a synchronous read in this process,
-   * through `writePending`).
-   */
-  async #writeAll(
-    buf: Uint8Array,
-    length: number,
-    detached: () => boolean,
-    until: Until,
-  ): Promise<void> {
-    let off = 0;
-    while (off < length) {
-      const n = this.#write(buf, off, length - off);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off === length) return;
-    this.#pending = buf;
-    this.#pendingOff = off;
-    this.#pendingLen = length;
-    try {
-      while (this.#pendingOff < this.#pendingLen) {
-        if (detached()) await sleepUnref(DETACHED_LOOK_MS);
-        else await fdReady(this.fd, POLLOUT, until);
-        this.writePending();
-      }
-    } finally {
-      this.#pending = null;
-    }
   }
 }

@@ -263,6 +263,21 @@ const pool: ArrayBuffer[] = [];
 let pooledBytes = 0;
 /** At most this many bytes wait in the pool (what a queue has in flight). */
 const POOL_BYTES = 16 << 20;
+/**
+ * Views of each slab handed out by `encode` and not given back by `recycle`
+ * (weak: a slab nobody holds goes with its count).
+ */
+const slabViews = new WeakMap<ArrayBuffer, number>();
+/** Slabs whose every view was given back, reused before allocating anew. */
+const freeSlabs: ArrayBuffer[] = [];
+/** At most this many slabs wait in `freeSlabs`. */
+const FREE_SLABS = 64;
+
+/** Keeps a free slab for reuse (the most recently freed first: still cached). */
+function freeSlab(slab: ArrayBuffer): void {
+  if (freeSlabs.length === FREE_SLABS) freeSlabs.shift();
+  freeSlabs.push(slab);
+}
 
 /**
  * A buffer of at least `size` bytes for a big value: a pooled one (freshly
@@ -289,6 +304,18 @@ function bigBuffer(size: number): Uint8Array {
  */
 export function recycle(encoded: Uint8Array): void {
   const b = encoded.buffer as ArrayBuffer;
+  const views = slabViews.get(b);
+  if (views !== undefined) {
+    // A slab: free once every view of it came back and it is not the one
+    // being written.
+    if (views > 1 || sharedEncoder?.slab.buffer === b) {
+      slabViews.set(b, views - 1);
+    } else if (views === 1) {
+      slabViews.delete(b);
+      freeSlab(b);
+    }
+    return;
+  }
   if (
     !bigBuffers.has(b) || pooledBytes + b.byteLength > POOL_BYTES ||
     pool.includes(b)
@@ -330,7 +357,17 @@ class Encoder {
   }
 
   newSlab(): void {
-    this.slab = new Uint8Array(this.slabSize);
+    const old = this.slab.buffer;
+    // The old slab is free now if every view of it came back.
+    if (slabViews.get(old) === 0) {
+      slabViews.delete(old);
+      freeSlab(old);
+    }
+    let free = freeSlabs.pop();
+    while (free !== undefined && free.detached) free = freeSlabs.pop();
+    this.slab = free !== undefined && free.byteLength === this.slabSize
+      ? new Uint8Array(free)
+      : new Uint8Array(this.slabSize);
     this.slabView = new DataView(this.slab.buffer);
     this.slabPos = 0;
   }
@@ -367,6 +404,8 @@ class Encoder {
     const pos = this.pos;
     if (buf === this.slab) {
       this.slabPos = (pos + 7) & ~7;
+      const slab = buf.buffer as ArrayBuffer;
+      slabViews.set(slab, (slabViews.get(slab) ?? 0) + 1);
       return buf.subarray(this.start, pos);
     }
     // A private buffer (start is 0): hand it over unless mostly unused.

@@ -1195,6 +1195,42 @@ Deno.test("msgpack encoder reuses a big payload's buffer only after recycle(), a
   deepStrictEqual(msgpack.decode(small), 42);
 });
 
+Deno.test("msgpack encoder reuses a slab only once every view of it was given back by recycle()", () => {
+  const value = (i: number) => new Uint8Array(2000).fill(i & 0xff);
+  let i = 0;
+  // Start at a fresh slab (the current one holds earlier tests' values).
+  const before = rawEncode(value(i++)).buffer;
+  let first = rawEncode(value(i++));
+  while (first.buffer === before) first = rawEncode(value(i++));
+  // Views of that slab (A), up to the first value in the next one.
+  const a: Uint8Array[] = [first];
+  const slabA = a[0].buffer;
+  for (;;) {
+    const v = rawEncode(value(i++));
+    if (v.buffer !== slabA) break;
+    a.push(v);
+  }
+  ok(a.length > 4, `${a.length} values in a slab`);
+  // All but one come back: A is not reused, the one kept is intact.
+  const kept = a.pop()!;
+  const keptValue = msgpack.decode(kept.slice());
+  for (const v of a) recycle(v);
+  for (let k = 0; k < 200; k++) {
+    ok(
+      rawEncode(value(i++)).buffer !== slabA,
+      "a slab with a view out was reused",
+    );
+  }
+  deepStrictEqual(msgpack.decode(kept), keptValue);
+  // The last one comes back: A is reused by a later slab.
+  recycle(kept);
+  let reused = false;
+  for (let k = 0; k < 200 && !reused; k++) {
+    reused = rawEncode(value(i++)).buffer === slabA;
+  }
+  ok(reused, "a slab whose every view came back was not reused");
+});
+
 Deno.test("decodeOwned() returns a big bin as a view of its input, a small one as a copy", () => {
   const big = rawEncode(new Uint8Array(10_000).fill(7));
   const v = decodeOwned(big) as Uint8Array;

@@ -119,7 +119,14 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Puts `item` if a slot is free, without waiting.
+   * Puts `item` if a slot is free, without waiting for one. The item is
+   * written to the pipe at once when it can be (the write lock is free and
+   * the pipe has room), else by the feeder. With more than 1 MiB of this
+   * process's items unwritten, it writes them before it returns, waiting
+   * synchronously while the readers make progress (and no longer once they
+   * made none for 50 ms): a synchronous loop of `putNowait` goes at the
+   * readers' pace instead of buffering without bound. `await put()` waits
+   * the same way without blocking the event loop.
    *
    * @param item The value to send.
    * @throws {TypeError} if the serializer cannot encode `item`.

@@ -98,16 +98,22 @@ export function renderChart(
       );
       x += W_BAR;
     }
+    // The scenario's id on the first line, what it is on the second.
+    const [id, ...what] = g.title.split(" ");
+    const cx = x - groupWidth(g) / 2 - 1.5;
     out.push(
-      `<text x="${x - groupWidth(g) / 2 - 1.5}" y="${
-        TOP + HEIGHT + 16
-      }" text-anchor="middle">${esc(g.title)}</text>`,
+      `<text x="${cx}" y="${
+        TOP + HEIGHT + 15
+      }" text-anchor="middle" font-weight="bold">${esc(id)}</text>`,
+      `<text x="${cx}" y="${TOP + HEIGHT + 28}" text-anchor="middle">${
+        esc(what.join(" "))
+      }</text>`,
     );
     x += GAP;
   }
   systems.forEach((s, i) => {
     const lx = LEFT + (i % 2) * 340;
-    const ly = TOP + HEIGHT + 40 + 20 * Math.floor(i / 2);
+    const ly = TOP + HEIGHT + 44 + 20 * Math.floor(i / 2);
     out.push(
       `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${
         COLORS[i % COLORS.length]

@@ -24,11 +24,14 @@ else
   cmd=($deno run -q -A bench/ipc.ts --cell "$sys" "$sc" 1 0)
 fi
 [[ -n $pin ]] && cmd=(taskset -c 0 "${cmd[@]}")
-# V8 writes a /tmp/perf-<pid>.map per process; removed once read.
+# V8 writes a /tmp/perf-<pid>.map and an isolate-*-v8.log per process;
+# removed once read.
 marker=$(mktemp)
-trap 'find /tmp -maxdepth 1 -name "perf-*.map" -newer "$marker" -delete; rm -f "$marker"' EXIT
+trap 'find /tmp -maxdepth 1 -name "perf-*.map" -newer "$marker" -delete
+  find . -maxdepth 1 -name "isolate-*-v8.log" -newer "$marker" -delete
+  rm -f "$marker"' EXIT
 echo "# ${cmd[*]}"
-DENO_V8_FLAGS="--perf-basic-prof --logfile=/dev/null --no-logfile-per-isolate" perf record -q -F 2000 -g -o "$out.data" -- "${cmd[@]}" 2>/dev/null |
+DENO_V8_FLAGS=--perf-basic-prof perf record -q -F 2000 -g -o "$out.data" -- "${cmd[@]}" 2>/dev/null |
   grep '^{' || true
 strace -f -c -o "$out.strace.txt" -- "${cmd[@]}" >/dev/null 2>&1 || true
 python3 - "$out.data" <<'EOF'

@@ -26,6 +26,30 @@ import { WorkerExitError } from "../queues/errors.ts";
 import { resolutionFlags } from "./_resolution.ts";
 
 /**
+ * The glibc allocator settings a worker gets by default: big items arrive in
+ * freshly allocated buffers, which V8 frees only at its next GC, and by
+ * default glibc gives freed memory back to the kernel (and takes it again,
+ * zeroed, a page fault per 4 KiB) and serves buffers from 128 KiB up with a
+ * fresh `mmap` each. Keeping 256 MiB of freed heap, serving buffers below
+ * 32 MiB from the heap, and backing the heap with transparent huge pages
+ * makes a worker that receives 64 KiB items ~1.3× and 1 MiB items ~3×
+ * faster here (bench/ipc.ts; README "Performance"). The idle RSS does not
+ * change; a worker keeps up to 256 MiB of freed memory mapped for reuse.
+ * Ignored by glibc before 2.35 (`hugetlb`) and by other C libraries.
+ */
+const MALLOC_TUNABLES =
+  "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432";
+
+/** The worker's extra environment: `env`, with the allocator settings unless set. */
+function workerEnv(
+  env: Record<string, string> | undefined,
+): Record<string, string> {
+  if (env?.GLIBC_TUNABLES !== undefined) return env;
+  if (environment("GLIBC_TUNABLES") !== undefined) return env ?? {};
+  return { ...env, GLIBC_TUNABLES: MALLOC_TUNABLES };
+}
+
+/**
  * Options of {@linkcode spawn}.
  *
  * @example Usage
@@ -52,30 +76,6 @@ import { resolutionFlags } from "./_resolution.ts";
  * strictEqual((await child.status).code, 0);
  * ```
  */
-/**
- * The glibc allocator settings a worker gets by default: big items arrive in
- * freshly allocated buffers, which V8 frees only at its next GC, and by
- * default glibc gives freed memory back to the kernel (and takes it again,
- * zeroed, a page fault per 4 KiB) and serves buffers from 128 KiB up with a
- * fresh `mmap` each. Keeping 256 MiB of freed heap, serving buffers below
- * 32 MiB from the heap, and backing the heap with transparent huge pages
- * makes a worker that receives 64 KiB items ~1.3× and 1 MiB items ~3×
- * faster here (bench/ipc.ts; README "Performance"). The idle RSS does not
- * change; a worker keeps up to 256 MiB of freed memory mapped for reuse.
- * Ignored by glibc before 2.35 (`hugetlb`) and by other C libraries.
- */
-const MALLOC_TUNABLES =
-  "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432";
-
-/** The worker's extra environment: `env`, with the allocator settings unless set. */
-function workerEnv(
-  env: Record<string, string> | undefined,
-): Record<string, string> {
-  if (env?.GLIBC_TUNABLES !== undefined) return env;
-  if (environment("GLIBC_TUNABLES") !== undefined) return env ?? {};
-  return { ...env, GLIBC_TUNABLES: MALLOC_TUNABLES };
-}
-
 export interface SpawnOptions {
   /** Serializable values and queues, in any position; `workerArgs()` returns them. */
   args?: unknown[];

@@ -1,9 +1,12 @@
 // The feeder of a `Queue`: the buffer of payloads this process has put and
 // not yet written, and the async task that writes it to the transport in
 // batches. Started by the first put, it ends when the buffer is empty and is
-// started again by the next put; `flush()` waits for it. After `cancel()` it
-// goes on writing while the process lives, but no longer keeps it alive:
-// what is left unwritten at exit gives its slots back (the producer table).
+// started again by the next put; `flush()` waits for it. Puts write through
+// the same buffer synchronously when they can (`Transport.writeNow`), so a
+// synchronous loop of puts, during which the task cannot run, still moves
+// it. After `cancel()` the task goes on writing while the process lives, but
+// no longer keeps it alive: what is left unwritten at exit gives its slots
+// back (the producer table).
 
 import type { Codec } from "./_codec.ts";
 import type { Core } from "./_core.ts";
@@ -38,16 +41,17 @@ export class Feeder {
   #bufferedBytes = 0;
   /** Whether the feeder task runs. */
   #feeding = false;
-  /** Whether the feeder task is inside a write (puts then only buffer). */
-  #inBatch = false;
-  /** A payload a put began writing through and the pipe took only part of. */
-  #begun: Uint8Array | null = null;
+  /** Payloads handed to the transport and not yet all in the pipe, in order. */
+  #handed: Uint8Array[] = [];
+  #handedHead = 0;
+  /** `framesWritten()` of the transport when last counted. */
+  #framesSeen = 0;
   /** After `cancel()`: the process may exit without the feeder. */
   #detached = false;
   /** The feeder's waits: `cancel()` wakes them (to stop keeping the process alive). */
   readonly #group = new WaitGroup();
   readonly #until: Until = { deadline: Infinity, group: this.#group };
-  /** Items ever put in this process, and written (or dropped) of them. */
+  /** Items ever put in this process, and those in the pipe (or dropped). */
   #queued = 0;
   #written = 0;
   #lastPut = -Infinity;
@@ -80,10 +84,9 @@ export class Feeder {
     this.#lastPut = now;
     this.#append(payload);
     if (
-      !this.#inBatch &&
-      ((lone && this.#buffer.length === 1) ||
-        this.#bufferedBytes >= WRITE_THROUGH)
-    ) this.#writeThrough(0);
+      (lone && this.#buffer.length === 1) ||
+      this.#bufferedBytes >= WRITE_THROUGH
+    ) this.#writeThroughNow(0);
     this.#wake();
   }
 
@@ -100,33 +103,29 @@ export class Feeder {
     const lone = now - this.#lastPut > LONE_MS;
     this.#lastPut = now;
     this.#append(payload);
-    if (!this.#inBatch) {
-      if (
-        this.#stalled && this.#core.channel.bytesWritten() !== this.#stalledAt
-      ) {
-        this.#stalled = false;
-      }
-      const far = this.#bufferedBytes > SOFT_LIMIT && !this.#stalled;
-      if (
-        far || (lone && this.#buffer.length === 1) ||
-        this.#bufferedBytes >= WRITE_THROUGH
-      ) this.#writeThrough(far ? STALL_MS : 0);
+    if (
+      this.#stalled && this.#core.channel.bytesWritten() !== this.#stalledAt
+    ) {
+      this.#stalled = false;
     }
+    const far = this.#bufferedBytes > SOFT_LIMIT && !this.#stalled;
+    if (
+      far || (lone && this.#buffer.length === 1) ||
+      this.#bufferedBytes >= WRITE_THROUGH
+    ) this.#writeThroughNow(far ? STALL_MS : 0);
     this.#wake();
   }
 
   /** Buffers `n` items from `payloads[from]`, whose slots this process took. */
   pushMany(payloads: readonly Uint8Array[], from: number, n: number): void {
     for (let k = 0; k < n; k++) this.#append(payloads[from + k]);
-    if (!this.#inBatch && this.#bufferedBytes >= WRITE_THROUGH) {
-      this.#writeThrough(0);
-    }
+    if (this.#bufferedBytes >= WRITE_THROUGH) this.#writeThroughNow(0);
     this.#wake();
   }
 
   /**
    * Resolves at once, or (with more than {@linkcode SOFT_LIMIT} bytes
-   * unwritten) once the feeder takes its next batch: an unbounded queue's
+   * unwritten) once the buffer is written down to it: an unbounded queue's
    * put still never blocks for good, but a producer far ahead of the pipe
    * does not pile up copies (and fresh memory) without end. If nothing at
    * all was written to the pipe for {@linkcode STALL_MS} (nobody reads),
@@ -187,52 +186,75 @@ export class Feeder {
 
   /**
    * Writes the buffer through now, as far as the write lock (if free) and
-   * the pipe's room allow, waiting for room at most `waitMs` at a time.
+   * the pipe's room allow, waiting for room at most `waitMs` at a time (0:
+   * not at all); if the pipe took nothing in all that time, later puts stop
+   * waiting until it moves. An OS error is left for the feeder task (which
+   * meets it again, and reports it).
    */
-  #writeThrough(waitMs: number): void {
-    const channel = this.#core.channel;
-    const buffer = this.#buffer;
-    const before = channel.bytesWritten();
-    let n = 0;
+  #writeThroughNow(waitMs: number): void {
+    const before = this.#core.channel.bytesWritten();
     try {
-      n = channel.writeNow(buffer, 0, waitMs);
+      this.#writeThrough(waitMs);
     } catch {
-      // An OS error: the feeder meets it again, and reports it.
       return;
     }
-    this.#settleBegun();
-    if (n > 0) {
-      const last = channel.writing() ? buffer[n - 1] : null;
-      for (let k = 0; k < n; k++) {
-        this.#bufferedBytes -= buffer[k].length;
-        if (buffer[k] !== last) this.#codec.release(buffer[k]);
-      }
-      this.#buffer = n === buffer.length ? [] : buffer.slice(n);
-      this.#written += last === null ? n : n - 1;
-      this.#begun = last;
-      this.#settleFlushes();
-    }
-    if (waitMs > 0 && channel.bytesWritten() === before) {
+    if (waitMs > 0 && this.#core.channel.bytesWritten() === before) {
       this.#stalled = true;
       this.#stalledAt = before;
     }
   }
 
-  /** Counts a begun payload as written once the transport finished it. */
-  #settleBegun(): void {
-    const begun = this.#begun;
-    if (begun === null || this.#core.channel.writing()) return;
-    this.#begun = null;
-    this.#written++;
-    this.#codec.release(begun);
+  /**
+   * Hands the transport what it takes now from the front of the buffer (a
+   * frame it begun and did not finish first), then counts the payloads now
+   * whole in the pipe.
+   *
+   * @throws an OS error of the write (what was handed over stays handed)
+   */
+  #writeThrough(waitMs: number): void {
+    const channel = this.#core.channel;
+    const buffer = this.#buffer;
+    if (buffer.length > 0 || channel.writing()) {
+      const n = channel.writeNow(buffer, 0, waitMs);
+      if (n > 0) {
+        for (let k = 0; k < n; k++) {
+          this.#bufferedBytes -= buffer[k].length;
+          this.#handed.push(buffer[k]);
+        }
+        this.#buffer = n === buffer.length ? [] : buffer.slice(n);
+      }
+    }
+    this.#countWritten();
+    if (this.#bufferedBytes <= SOFT_LIMIT) this.#releasePuts();
+  }
+
+  /**
+   * Counts the handed payloads the transport finished writing (frames finish
+   * in the order they began) and gives their buffers back to the codec.
+   */
+  #countWritten(): void {
+    const total = this.#core.channel.framesWritten();
+    let done = total - this.#framesSeen;
+    if (done === 0) return;
+    this.#framesSeen = total;
+    const handed = this.#handed;
+    this.#written += done;
+    while (done-- > 0) this.#codec.release(handed[this.#handedHead++]);
+    if (this.#handedHead === handed.length) {
+      handed.length = 0;
+      this.#handedHead = 0;
+    }
+    this.#settleFlushes();
+  }
+
+  /** Whether payloads wait: buffered, or handed over and not yet written. */
+  #unwritten(): boolean {
+    return this.#buffer.length > 0 || this.#core.channel.writing();
   }
 
   /** Starts the feeder task, or hurries it when the buffer is big. */
   #wake(): void {
-    if (this.#buffer.length === 0 && !this.#core.channel.writing()) {
-      this.#settleFlushes();
-      return;
-    }
+    if (!this.#unwritten()) return;
     if (this.#feeding) {
       if (this.#kick !== null && this.#bigEnough()) this.#kick();
       return;
@@ -248,47 +270,35 @@ export class Feeder {
     this.#core.channel.setQueued(on);
   }
 
-  /** The feeder: drains the buffer to the pipe, then ends until woken again. */
+  /**
+   * The feeder: writes the buffer through, waiting for room or for the
+   * write lock between tries, then ends until woken again.
+   */
   async #feed(): Promise<void> {
     const core = this.#core;
     try {
-      while (this.#buffer.length > 0 || core.channel.writing()) {
+      while (this.#unwritten()) {
         // Let the caller go on putting until the next event-loop turn (or
-        // until the buffer is large), so that one write carries many frames.
+        // until the buffer is large), so that one write carries many frames
+        // (not while a frame is begun: the write lock is held).
         if (
-          this.#buffer.length > 0 && !this.#bigEnough() &&
+          !core.channel.writing() && !this.#bigEnough() &&
           await this.#stillGrowing()
         ) {
           await this.#nextTurn();
         }
-        const batch = this.#buffer;
-        this.#buffer = [];
-        this.#bufferedBytes = 0;
-        this.#releasePuts();
-        this.#inBatch = true;
         try {
-          // Finishes first a frame a put began writing through.
-          await core.channel.writeFrames(
-            batch,
-            undefined,
-            this.#isDetached,
-            this.#until,
-          );
-          this.#settleBegun();
-          for (const payload of batch) this.#codec.release(payload);
+          this.#writeThrough(0);
+          if (this.#unwritten()) {
+            await core.channel.waitWritable(this.#isDetached, this.#until);
+          }
         } catch (e) {
           // Only an OS error can land here (items were serialized in put):
-          // report it, as Python's feeder does, and go on with the next batch.
-          console.error(
-            `@mp/queues: the feeder dropped ${batch.length} item(s):`,
-            e,
-          );
-          core.ledger.unreserve(batch.length);
-        } finally {
-          this.#inBatch = false;
+          // report it, as Python's feeder does, drop what is not written,
+          // and stop (the next put starts the feeder again).
+          this.#drop(e);
+          break;
         }
-        this.#written += batch.length;
-        this.#settleFlushes();
       }
     } finally {
       this.#setFeeding(false);
@@ -297,7 +307,22 @@ export class Feeder {
     }
   }
 
-  /** The feeder took a batch: puts waiting in `pace()` go on. */
+  /** Drops (and reports) what is buffered or handed over and not written. */
+  #drop(error: unknown): void {
+    this.#countWritten();
+    const lost = this.#buffer.length + this.#handed.length - this.#handedHead;
+    console.error(`@mp/queues: the feeder dropped ${lost} item(s):`, error);
+    this.#core.ledger.unreserve(lost);
+    this.#written += lost;
+    this.#buffer = [];
+    this.#bufferedBytes = 0;
+    this.#handed = [];
+    this.#handedHead = 0;
+    this.#framesSeen = this.#core.channel.framesWritten();
+    this.#settleFlushes();
+  }
+
+  /** The buffer is down to {@linkcode SOFT_LIMIT}: puts waiting in `pace()` go on. */
   #releasePuts(): void {
     if (this.#progress.length === 0 && !this.#stalled) return;
     this.#stalled = false;

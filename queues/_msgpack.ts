@@ -268,6 +268,8 @@ const POOL_BYTES = 16 << 20;
  * (weak: a slab nobody holds goes with its count).
  */
 const slabViews = new WeakMap<ArrayBuffer, number>();
+/** The slabs encoders are writing into (an encoder may run inside another). */
+const slabsInUse = new WeakSet<ArrayBuffer>();
 /** Slabs whose every view was given back, reused before allocating anew. */
 const freeSlabs: ArrayBuffer[] = [];
 /** At most this many slabs wait in `freeSlabs`. */
@@ -308,7 +310,7 @@ export function recycle(encoded: Uint8Array): void {
   if (views !== undefined) {
     // A slab: free once every view of it came back and it is not the one
     // being written.
-    if (views > 1 || sharedEncoder?.slab.buffer === b) {
+    if (views > 1 || slabsInUse.has(b)) {
       slabViews.set(b, views - 1);
     } else if (views === 1) {
       slabViews.delete(b);
@@ -354,10 +356,12 @@ class Encoder {
     this.slabSize = slabSize;
     this.slab = this.buf = new Uint8Array(slabSize);
     this.slabView = this.view = new DataView(this.slab.buffer);
+    slabsInUse.add(this.slab.buffer);
   }
 
   newSlab(): void {
     const old = this.slab.buffer;
+    slabsInUse.delete(old);
     // The old slab is free now if every view of it came back.
     if (slabViews.get(old) === 0) {
       slabViews.delete(old);
@@ -368,6 +372,7 @@ class Encoder {
     this.slab = free !== undefined && free.byteLength === this.slabSize
       ? new Uint8Array(free)
       : new Uint8Array(this.slabSize);
+    slabsInUse.add(this.slab.buffer);
     this.slabView = new DataView(this.slab.buffer);
     this.slabPos = 0;
   }

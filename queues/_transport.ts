@@ -146,6 +146,15 @@ export interface Transport {
    * `writeNow` or `writeFrames` (possibly with no payloads) finishes it.
    */
   writing(): boolean;
+  /**
+   * Waits until `writeNow` can go on: for room in the pipe if a frame it
+   * began is not finished, else for the write lock (held then for the next
+   * `writeNow`). While `detached()` says so, the wait does not keep the
+   * process alive.
+   */
+  waitWritable(detached?: () => boolean, until?: Until): Promise<void>;
+  /** Frames this process completed writing, ever, in the order they began. */
+  framesWritten(): number;
   /** Whether a frame (or end of file) is waiting to be read. */
   readable(): boolean;
   /** Bytes written so far by every process (it only grows). */

@@ -1231,6 +1231,39 @@ Deno.test("msgpack encoder reuses a slab only once every view of it was given ba
   ok(reused, "a slab whose every view came back was not reused");
 });
 
+Deno.test("msgpack encoder never reuses the slab an encode() is writing into, even when a getter inside it gives a payload back", () => {
+  const value = (i: number) => new Uint8Array(2000).fill(i & 0xff);
+  let i = 0;
+  // A fresh slab S holding one payload p.
+  const before = rawEncode(value(i++)).buffer;
+  let first = rawEncode(value(i++));
+  while (first.buffer === before) first = rawEncode(value(i++));
+  const slabS = first.buffer;
+  const p = rawEncode(value(i++));
+  strictEqual(p.buffer, slabS);
+  recycle(first);
+  // An item whose getter gives p (S's last payload out) back while the
+  // item itself is being encoded into S (as a put inside a getter would).
+  const outer = {
+    get a() {
+      recycle(p);
+      return 1;
+    },
+    b: "x".repeat(100),
+  };
+  const o = rawEncode(outer);
+  strictEqual(o.buffer, slabS);
+  // S holds o: once the encoder moved on, S must not come back.
+  let movedOn = false;
+  for (let k = 0; k < 200; k++) {
+    const v = rawEncode(value(i++));
+    movedOn ||= v.buffer !== slabS;
+    ok(!movedOn || v.buffer !== slabS, "a slab with a payload out was reused");
+  }
+  ok(movedOn);
+  deepStrictEqual(msgpack.decode(o), { a: 1, b: "x".repeat(100) });
+});
+
 Deno.test("decodeOwned() returns a big bin as a view of its input, a small one as a copy", () => {
   const big = rawEncode(new Uint8Array(10_000).fill(7));
   const v = decodeOwned(big) as Uint8Array;

@@ -3,8 +3,8 @@
 // starves its own feeder nor buffers without bound, and order holds when
 // writes through and the feeder's batches interleave.
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { Queue, spawn } from "../mod.ts";
-import { workerUrl } from "./_util.ts";
+import { bytes, Queue, spawn } from "../mod.ts";
+import { withTimeout, workerUrl } from "./_util.ts";
 
 const MARK = Symbol.for("@mp/queues.queue");
 type Item = { i: number; data: Uint8Array } | null;
@@ -93,3 +93,70 @@ Deno.test("puts and putNowaits of mixed sizes, written through and by the feeder
   });
   strictEqual((await worker.status).code, 0);
 });
+
+Deno.test("a synchronous putNowait() loop of 100 KiB items stays paced after the pipe took only part of a frame", async () => {
+  await using q = new Queue<Item>();
+  await using results = new Queue<unknown>();
+  const worker = await startChecker(q, results);
+  const n = 300, size = 100 * 1024;
+  for (let i = 0; i < n; i++) q.putNowait(item(i, size));
+  // No await since the loop began: at most what the pipe holds (1 MiB),
+  // the 1 MiB a putNowait may leave unwritten and one item are not written.
+  const written = bytesWritten(q);
+  ok(
+    written >= n * size - (2 << 20) - size - 64 * 1024,
+    `${written} bytes written of ${n * size}`,
+  );
+  q.putNowait(null);
+  deepStrictEqual(await results.get({ timeout: 60_000 }), {
+    count: n,
+    bytes: n * size,
+    bad: 0,
+  });
+  strictEqual((await worker.status).code, 0);
+});
+
+Deno.test("joinThread() waits for items that went into a write the full pipe took nothing of", async () => {
+  // A worker fills the pipe with whole frames (256 of 4 KiB: 1 MiB) and
+  // exits: the pipe is full and the write lock free.
+  const q = new Queue<Uint8Array>({ serializer: bytes });
+  try {
+    await joinWaits(q);
+  } finally {
+    // A failed check leaves items unwritten: close without waiting for them.
+    q.cancelJoinThread();
+    q.close();
+  }
+});
+
+async function joinWaits(q: Queue<Uint8Array>): Promise<void> {
+  const filler = spawn(workerUrl("fill_pipe.ts"), { args: [q, 256, 4092] });
+  strictEqual(
+    (await withTimeout(filler.status, 30_000, "the filler's exit")).code,
+    0,
+  );
+  const before = bytesWritten(q as unknown as Queue<Item>);
+  strictEqual(before, 1 << 20);
+  // Ten items buffered, then a joinThread() for them, then a putMany that
+  // writes through (64 KiB buffered): the pipe takes nothing of it.
+  await q.putMany(Array.from({ length: 10 }, () => new Uint8Array(100)));
+  let joined = false;
+  const join = q.joinThread().then(() => joined = true);
+  const more = q.putMany(
+    Array.from({ length: 20 }, () => new Uint8Array(4092)),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  strictEqual(bytesWritten(q as unknown as Queue<Item>), before);
+  strictEqual(joined, false, "joinThread() resolved, its items not written");
+  // A reader drains the pipe: every item arrives, and joinThread resolves.
+  const drain = async () => {
+    let got = 0;
+    while (got < 256 + 30) {
+      got += (await q.getMany({ maxItems: 1000, timeout: 10_000 })).length;
+    }
+    await more;
+    await join;
+    return got;
+  };
+  strictEqual(await withTimeout(drain(), 30_000, "draining"), 286);
+}

@@ -182,6 +182,17 @@ export class Channel implements Transport {
     return this.#writer.writing();
   }
 
+  waitWritable(
+    detached: () => boolean = never,
+    until: Until = FOREVER,
+  ): Promise<void> {
+    return this.#writer.waitWritable(detached, until);
+  }
+
+  framesWritten(): number {
+    return this.#writer.framesWritten();
+  }
+
   readable(): boolean {
     return this.#buffer.readable();
   }

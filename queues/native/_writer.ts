@@ -9,6 +9,7 @@
 
 import { MAX_IO, pollNow, POLLOUT, writeSome } from "../../ffi/fd.ts";
 import { writeHeader } from "../_framing.ts";
+import { yieldCpu } from "../../ffi/process.ts";
 import { fdReady } from "../wait/_fds.ts";
 import { sleepUnref, type Until } from "../wait/_until.ts";
 import type { FutexLock } from "./_lock.ts";
@@ -44,8 +45,13 @@ export class Writer {
   #len = 0;
   /** A big frame's payload, begun once its header (`#buf`) is written. */
   #big: Uint8Array | null = null;
-  /** `writeNow` holds the write lock for a frame it began (no async call does). */
+  /**
+   * This process holds the write lock for `writeNow` (a frame it began, or
+   * the lock `waitWritable` took); no `writeFrames` call holds it.
+   */
   #heldNow = false;
+  /** Frames this process completed writing, ever (see `framesWritten`). */
+  #framesWritten = 0;
 
   constructor(
     fd: number,
@@ -124,7 +130,13 @@ export class Writer {
     waitMs: number,
   ): number {
     if (!this.#heldNow) {
-      if (!this.#lock.tryAcquire() && !this.#recovery.recoverWriter()) return 0;
+      // The lock is held for microseconds at a time: with `waitMs`, look
+      // again (yielding the CPU) until then.
+      const until = waitMs > 0 ? performance.now() + waitMs : 0;
+      while (!this.#lock.tryAcquire() && !this.#recovery.recoverWriter()) {
+        if (waitMs <= 0 || performance.now() >= until) return 0;
+        yieldCpu();
+      }
       this.#heldNow = true;
     }
     let i = from;
@@ -146,9 +158,32 @@ export class Writer {
     }
   }
 
+  /**
+   * Waits until {@linkcode writeNow} can go on: for room in the pipe if a
+   * frame it began is not finished, else for the write lock (which it then
+   * holds for the next `writeNow`). While `detached()` says so, sleeps on a
+   * timer that does not keep the process alive instead.
+   */
+  async waitWritable(detached: () => boolean, until: Until): Promise<void> {
+    if (detached()) {
+      await sleepUnref(DETACHED_LOOK_MS);
+    } else if (this.#heldNow) {
+      await fdReady(this.fd, POLLOUT, until);
+    } else if (
+      await this.#lock.wait(until) || this.#recovery.recoverWriter()
+    ) {
+      this.#heldNow = true;
+    }
+  }
+
   /** Whether `writeNow` left a frame begun (the next write call finishes it). */
   writing(): boolean {
     return this.#heldNow;
+  }
+
+  /** Frames this process completed writing, ever (in the order it began them). */
+  framesWritten(): number {
+    return this.#framesWritten;
   }
 
   /**
@@ -157,7 +192,10 @@ export class Writer {
    * forever for this process's own half-written frame).
    */
   writePending(): void {
-    if (this.#buf !== null) this.#flush();
+    if (this.#buf === null || !this.#flush() || !this.#heldNow) return;
+    // A frame writeNow began is finished: the lock goes back at once.
+    this.#heldNow = false;
+    this.#lock.release();
   }
 
   /**
@@ -250,7 +288,10 @@ export class Writer {
     } finally {
       const frames = marks.leave(n);
       step("write:marked");
-      if (frames > 0) this.#producers?.written(frames);
+      if (frames > 0) {
+        this.#framesWritten += frames;
+        this.#producers?.written(frames);
+      }
     }
     return n;
   }

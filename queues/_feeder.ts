@@ -277,20 +277,24 @@ export class Feeder {
   async #feed(): Promise<void> {
     const core = this.#core;
     try {
+      let waited = false;
       while (this.#unwritten()) {
         // Let the caller go on putting until the next event-loop turn (or
         // until the buffer is large), so that one write carries many frames
-        // (not while a frame is begun: the write lock is held).
+        // (not while a frame is begun: the write lock is held; nor right
+        // after waiting for room: what waited goes at once).
         if (
-          !core.channel.writing() && !this.#bigEnough() &&
+          !waited && !core.channel.writing() && !this.#bigEnough() &&
           await this.#stillGrowing()
         ) {
           await this.#nextTurn();
         }
+        waited = false;
         try {
           this.#writeThrough(0);
           if (this.#unwritten()) {
             await core.channel.waitWritable(this.#isDetached, this.#until);
+            waited = true;
           }
         } catch (e) {
           // Only an OS error can land here (items were serialized in put):

@@ -192,7 +192,7 @@ export class Feeder {
    * meets it again, and reports it).
    */
   #writeThroughNow(waitMs: number): void {
-    const before = this.#core.channel.bytesWritten();
+    const before = waitMs > 0 ? this.#core.channel.bytesWritten() : 0;
     try {
       this.#writeThrough(waitMs);
     } catch {
@@ -369,6 +369,7 @@ export class Feeder {
 
   /** Resolves the flushes whose items are all written. */
   #settleFlushes(): void {
+    if (this.#flushWaiters.length === 0) return;
     const done = this.#detached ? Infinity : this.#written;
     const idle = !this.#feeding;
     this.#flushWaiters = this.#flushWaiters.filter((w) => {

@@ -33,7 +33,8 @@ trap 'find /tmp -maxdepth 1 -name "perf-*.map" -newer "$marker" -delete
 echo "# ${cmd[*]}"
 DENO_V8_FLAGS=--perf-basic-prof perf record -q -F 2000 -g -o "$out.data" -- "${cmd[@]}" 2>/dev/null |
   grep '^{' || true
-strace -f -c -o "$out.strace.txt" -- "${cmd[@]}" >/dev/null 2>&1 || true
+rm -rf "$out.strace" && mkdir -p "$out.strace"
+strace -f -ff -qq -o "$out.strace/trace" -- "${cmd[@]}" >/dev/null 2>&1 || true
 python3 - "$out.data" <<'EOF'
 import collections, re, subprocess, sys
 text = subprocess.run(["perf", "script", "-i", sys.argv[1]], capture_output=True, text=True).stdout
@@ -73,6 +74,30 @@ for (pid, comm), c in sorted(per.items(), key=lambda kv: -sum(kv[1].values()))[:
     for cat, k in c.most_common(8):
         print(f"  {100*k/n:5.1f}%  {cat}")
 EOF
-echo
-echo "# strace -c (all processes of the cell): top syscalls by time"
-grep -E '^ *[0-9]' "$out.strace.txt" | sort -k2 -n -r | head -8
+python3 - "$out.strace" <<'EOF'
+# Per process (thread group): its threads' system calls, by count.
+import collections, os, re, sys
+d = sys.argv[1]
+calls = collections.defaultdict(collections.Counter)
+first = {}
+for name in sorted(os.listdir(d), key=lambda n: int(n.split(".")[-1])):
+    tid = int(name.split(".")[-1])
+    with open(os.path.join(d, name), errors="replace") as f:
+        lines = f.readlines()
+    # A process's first thread starts with its execve (a forked Python
+    # child has none): that names it.
+    cmd = next((l for l in lines if l.startswith("execve(")), None)
+    first[tid] = cmd
+    for l in lines:
+        m = re.match(r"(\w+)\(", l)
+        if m:
+            calls[tid][m.group(1)] += 1
+print("\n# strace, per traced thread with more than 1,000 system calls: the top five")
+for tid, c in sorted(calls.items(), key=lambda kv: -sum(kv[1].values())):
+    n = sum(c.values())
+    if n < 1000:
+        continue
+    top = ", ".join(f"{k} {v}" for k, v in c.most_common(5))
+    label = (first[tid] or "").split(",")[0][:60]
+    print(f"  {tid} {label}: {n} calls: {top}")
+EOF

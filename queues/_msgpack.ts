@@ -263,13 +263,31 @@ const pool: ArrayBuffer[] = [];
 let pooledBytes = 0;
 /** At most this many bytes wait in the pool (what a queue has in flight). */
 const POOL_BYTES = 16 << 20;
-/**
- * Views of each slab handed out by `encode` and not given back by `recycle`
- * (weak: a slab nobody holds goes with its count).
- */
-const slabViews = new WeakMap<ArrayBuffer, number>();
-/** The slabs encoders are writing into (an encoder may run inside another). */
-const slabsInUse = new WeakSet<ArrayBuffer>();
+/** How a slab is used: by its encoder, and by the views handed out of it. */
+interface SlabUse {
+  /** Views handed out by `encode` and not given back by `recycle`. */
+  views: number;
+  /** An encoder writes into it (an encoder may run inside another). */
+  inUse: boolean;
+}
+/** The use of each slab (weak: a slab nobody holds goes with it). */
+const slabUses = new WeakMap<ArrayBuffer, SlabUse>();
+
+/** A slab, new or freed, and its use record. */
+function takeSlab(
+  size: number,
+): { slab: Uint8Array<ArrayBuffer>; use: SlabUse } {
+  while (freeSlabs.length > 0 && freeSlabs[freeSlabs.length - 1].detached) {
+    freeSlabs.pop();
+  }
+  const free = freeSlabs[freeSlabs.length - 1];
+  const slab = free !== undefined && free.byteLength === size
+    ? new Uint8Array(freeSlabs.pop()!)
+    : new Uint8Array(size);
+  const use = { views: 0, inUse: true };
+  slabUses.set(slab.buffer, use);
+  return { slab, use };
+}
 /** Slabs whose every view was given back, reused before allocating anew. */
 const freeSlabs: ArrayBuffer[] = [];
 /** At most this many slabs wait in `freeSlabs`. */
@@ -306,14 +324,12 @@ function bigBuffer(size: number): Uint8Array {
  */
 export function recycle(encoded: Uint8Array): void {
   const b = encoded.buffer as ArrayBuffer;
-  const views = slabViews.get(b);
-  if (views !== undefined) {
+  const use = slabUses.get(b);
+  if (use !== undefined) {
     // A slab: free once every view of it came back and it is not the one
     // being written.
-    if (views > 1 || slabsInUse.has(b)) {
-      slabViews.set(b, views - 1);
-    } else if (views === 1) {
-      slabViews.delete(b);
+    if (--use.views === 0 && !use.inUse) {
+      slabUses.delete(b);
       freeSlab(b);
     }
     return;
@@ -339,6 +355,8 @@ class Encoder {
   slabView: DataView;
   /** Where the next value starts in the slab. */
   slabPos = 0;
+  /** The use record of `slab`. */
+  slabUse: SlabUse;
   /** The buffer written to: the slab, or a private one for a big value. */
   buf: Uint8Array;
   view: DataView;
@@ -354,26 +372,23 @@ class Encoder {
 
   constructor(slabSize: number) {
     this.slabSize = slabSize;
-    this.slab = this.buf = new Uint8Array(slabSize);
-    this.slabView = this.view = new DataView(this.slab.buffer);
-    slabsInUse.add(this.slab.buffer);
+    const { slab, use } = takeSlab(slabSize);
+    this.slab = this.buf = slab;
+    this.slabUse = use;
+    this.slabView = this.view = new DataView(slab.buffer);
   }
 
   newSlab(): void {
-    const old = this.slab.buffer;
-    slabsInUse.delete(old);
     // The old slab is free now if every view of it came back.
-    if (slabViews.get(old) === 0) {
-      slabViews.delete(old);
-      freeSlab(old);
+    this.slabUse.inUse = false;
+    if (this.slabUse.views === 0) {
+      slabUses.delete(this.slab.buffer);
+      freeSlab(this.slab.buffer);
     }
-    let free = freeSlabs.pop();
-    while (free !== undefined && free.detached) free = freeSlabs.pop();
-    this.slab = free !== undefined && free.byteLength === this.slabSize
-      ? new Uint8Array(free)
-      : new Uint8Array(this.slabSize);
-    slabsInUse.add(this.slab.buffer);
-    this.slabView = new DataView(this.slab.buffer);
+    const { slab, use } = takeSlab(this.slabSize);
+    this.slab = slab;
+    this.slabUse = use;
+    this.slabView = new DataView(slab.buffer);
     this.slabPos = 0;
   }
 
@@ -409,8 +424,7 @@ class Encoder {
     const pos = this.pos;
     if (buf === this.slab) {
       this.slabPos = (pos + 7) & ~7;
-      const slab = buf.buffer as ArrayBuffer;
-      slabViews.set(slab, (slabViews.get(slab) ?? 0) + 1);
+      this.slabUse.views++;
       return buf.subarray(this.start, pos);
     }
     // A private buffer (start is 0): hand it over unless mostly unused.

@@ -79,15 +79,7 @@ export class Feeder {
    * are buffered; else the feeder writes it.
    */
   push(payload: Uint8Array): void {
-    const now = performance.now();
-    const lone = now - this.#lastPut > LONE_MS;
-    this.#lastPut = now;
-    this.#append(payload);
-    if (
-      (lone && this.#buffer.length === 1) ||
-      this.#bufferedBytes >= WRITE_THROUGH
-    ) this.#writeThroughNow(0);
-    this.#wake();
+    this.#add(payload, false);
   }
 
   /**
@@ -99,20 +91,31 @@ export class Feeder {
    * buffering without bound, and one whose readers stopped stops waiting.
    */
   pushNow(payload: Uint8Array): void {
+    this.#add(payload, true);
+  }
+
+  /**
+   * Buffers a payload and writes through what `push` or (`paced`)
+   * `pushNow` says, then makes sure the feeder runs for the rest.
+   */
+  #add(payload: Uint8Array, paced: boolean): void {
     const now = performance.now();
     const lone = now - this.#lastPut > LONE_MS;
     this.#lastPut = now;
     this.#append(payload);
-    if (
-      this.#stalled && this.#core.channel.bytesWritten() !== this.#stalledAt
-    ) {
-      this.#stalled = false;
+    let waitMs = 0;
+    if (paced) {
+      if (
+        this.#stalled && this.#core.channel.bytesWritten() !== this.#stalledAt
+      ) {
+        this.#stalled = false;
+      }
+      if (this.#bufferedBytes > SOFT_LIMIT && !this.#stalled) waitMs = STALL_MS;
     }
-    const far = this.#bufferedBytes > SOFT_LIMIT && !this.#stalled;
     if (
-      far || (lone && this.#buffer.length === 1) ||
+      waitMs > 0 || (lone && this.#buffer.length === 1) ||
       this.#bufferedBytes >= WRITE_THROUGH
-    ) this.#writeThroughNow(far ? STALL_MS : 0);
+    ) this.#writeThroughNow(waitMs);
     this.#wake();
   }
 

@@ -142,8 +142,9 @@ export interface Transport {
     waitMs: number,
   ): number;
   /**
-   * Whether `writeNow` left a frame begun and not finished: the next
-   * `writeNow` or `writeFrames` (possibly with no payloads) finishes it.
+   * Whether this process holds the write lock for `writeNow`: a frame it
+   * began and did not finish, or the lock `waitWritable` took. The next
+   * `writeNow` or `writeFrames` (possibly with no payloads) goes on with it.
    */
   writing(): boolean;
   /**

@@ -176,7 +176,11 @@ export class Writer {
     }
   }
 
-  /** Whether `writeNow` left a frame begun (the next write call finishes it). */
+  /**
+   * Whether this process holds the write lock for `writeNow`: a frame it
+   * began and did not finish, or the lock `waitWritable` took (the next
+   * write call goes on with it, and gives the lock back when done).
+   */
   writing(): boolean {
     return this.#heldNow;
   }

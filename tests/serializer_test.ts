@@ -1195,18 +1195,31 @@ Deno.test("msgpack encoder reuses a big payload's buffer only after recycle(), a
   deepStrictEqual(msgpack.decode(small), 42);
 });
 
-Deno.test("msgpack encoder reuses a slab only once every view of it was given back by recycle()", () => {
-  const value = (i: number) => new Uint8Array(2000).fill(i & 0xff);
+/**
+ * Encodes 2,000-byte values (each filled with its index): `next()` encodes
+ * one; `fresh()` the first one in a slab begun after the call (the current
+ * slab holds earlier tests' values).
+ */
+function slabProbe(): { next: () => Uint8Array; fresh: () => Uint8Array } {
   let i = 0;
-  // Start at a fresh slab (the current one holds earlier tests' values).
-  const before = rawEncode(value(i++)).buffer;
-  let first = rawEncode(value(i++));
-  while (first.buffer === before) first = rawEncode(value(i++));
+  const next = () => rawEncode(new Uint8Array(2000).fill(i++ & 0xff));
+  const fresh = () => {
+    const before = next().buffer;
+    let first = next();
+    while (first.buffer === before) first = next();
+    return first;
+  };
+  return { next, fresh };
+}
+
+Deno.test("msgpack encoder reuses a slab only once every view of it was given back by recycle()", () => {
+  const { next, fresh } = slabProbe();
+  const first = fresh();
   // Views of that slab (A), up to the first value in the next one.
   const a: Uint8Array[] = [first];
   const slabA = a[0].buffer;
   for (;;) {
-    const v = rawEncode(value(i++));
+    const v = next();
     if (v.buffer !== slabA) break;
     a.push(v);
   }
@@ -1217,7 +1230,7 @@ Deno.test("msgpack encoder reuses a slab only once every view of it was given ba
   for (const v of a) recycle(v);
   for (let k = 0; k < 200; k++) {
     ok(
-      rawEncode(value(i++)).buffer !== slabA,
+      next().buffer !== slabA,
       "a slab with a view out was reused",
     );
   }
@@ -1226,20 +1239,17 @@ Deno.test("msgpack encoder reuses a slab only once every view of it was given ba
   recycle(kept);
   let reused = false;
   for (let k = 0; k < 200 && !reused; k++) {
-    reused = rawEncode(value(i++)).buffer === slabA;
+    reused = next().buffer === slabA;
   }
   ok(reused, "a slab whose every view came back was not reused");
 });
 
 Deno.test("msgpack encoder never reuses the slab an encode() is writing into, even when a getter inside it gives a payload back", () => {
-  const value = (i: number) => new Uint8Array(2000).fill(i & 0xff);
-  let i = 0;
+  const { next, fresh } = slabProbe();
   // A fresh slab S holding one payload p.
-  const before = rawEncode(value(i++)).buffer;
-  let first = rawEncode(value(i++));
-  while (first.buffer === before) first = rawEncode(value(i++));
+  const first = fresh();
   const slabS = first.buffer;
-  const p = rawEncode(value(i++));
+  const p = next();
   strictEqual(p.buffer, slabS);
   recycle(first);
   // An item whose getter gives p (S's last payload out) back while the
@@ -1256,7 +1266,7 @@ Deno.test("msgpack encoder never reuses the slab an encode() is writing into, ev
   // S holds o: once the encoder moved on, S must not come back.
   let movedOn = false;
   for (let k = 0; k < 200; k++) {
-    const v = rawEncode(value(i++));
+    const v = next();
     movedOn ||= v.buffer !== slabS;
     ok(!movedOn || v.buffer !== slabS, "a slab with a payload out was reused");
   }

@@ -3,7 +3,7 @@
 // starves its own feeder nor buffers without bound, and order holds when
 // writes through and the feeder's batches interleave.
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { bytes, Queue, spawn } from "../mod.ts";
+import { bytes, Queue, spawn, type WorkerProcess } from "../mod.ts";
 import { withTimeout, workerUrl } from "./_util.ts";
 
 const MARK = Symbol.for("@mp/queues.queue");
@@ -21,6 +21,28 @@ function bytesWritten(q: Queue<Item>): number {
 
 function item(i: number, size: number): Item {
   return { i, data: new Uint8Array(size).fill(i & 0xff) };
+}
+
+/**
+ * Ends the items with null and checks the checker's report: `count` items
+ * of `bytes` bytes in all, in order and intact, within `timeoutMs`; the
+ * checker exits with 0.
+ */
+async function expectAll(
+  q: Queue<Item>,
+  results: Queue<unknown>,
+  worker: WorkerProcess,
+  count: number,
+  bytes: number,
+  timeoutMs: number,
+): Promise<void> {
+  q.putNowait(null);
+  deepStrictEqual(await results.get({ timeout: timeoutMs }), {
+    count,
+    bytes,
+    bad: 0,
+  });
+  strictEqual((await worker.status).code, 0);
 }
 
 async function startChecker(q: Queue<Item>, results: Queue<unknown>) {
@@ -41,13 +63,7 @@ Deno.test("a synchronous putNowait() loop of 1 MiB items reaches a reader in ano
   // buffer a putNowait may leave unwritten (1 MiB) plus one item is not.
   const written = bytesWritten(q);
   ok(written >= (n - 3) * size, `${written} bytes written of ${n * size}`);
-  q.putNowait(null);
-  deepStrictEqual(await results.get({ timeout: 30_000 }), {
-    count: n,
-    bytes: n * size,
-    bad: 0,
-  });
-  strictEqual((await worker.status).code, 0);
+  await expectAll(q, results, worker, n, n * size, 30_000);
 });
 
 Deno.test("a synchronous putNowait() loop with no reader buffers and does not hang; a reader started later gets every item in order", async () => {
@@ -61,13 +77,7 @@ Deno.test("a synchronous putNowait() loop with no reader buffers and does not ha
   // then no more until the pipe moves again (not 50 ms per item).
   ok(ms < 3000, `the loop took ${ms.toFixed(0)} ms`);
   const worker = await startChecker(q, results);
-  q.putNowait(null);
-  deepStrictEqual(await results.get({ timeout: 30_000 }), {
-    count: n,
-    bytes: n * size,
-    bad: 0,
-  });
-  strictEqual((await worker.status).code, 0);
+  await expectAll(q, results, worker, n, n * size, 30_000);
 });
 
 Deno.test("puts and putNowaits of mixed sizes, written through and by the feeder in turn, arrive in order and intact", async () => {
@@ -85,13 +95,7 @@ Deno.test("puts and putNowaits of mixed sizes, written through and by the feeder
     else await q.put(item(i, size));
     if (i % 11 === 0) await new Promise((r) => setTimeout(r, 0));
   }
-  q.putNowait(null);
-  deepStrictEqual(await results.get({ timeout: 60_000 }), {
-    count: n,
-    bytes,
-    bad: 0,
-  });
-  strictEqual((await worker.status).code, 0);
+  await expectAll(q, results, worker, n, bytes, 60_000);
 });
 
 Deno.test("a synchronous putNowait() loop of 100 KiB items stays paced after the pipe took only part of a frame", async () => {
@@ -107,13 +111,7 @@ Deno.test("a synchronous putNowait() loop of 100 KiB items stays paced after the
     written >= n * size - (2 << 20) - size - 64 * 1024,
     `${written} bytes written of ${n * size}`,
   );
-  q.putNowait(null);
-  deepStrictEqual(await results.get({ timeout: 60_000 }), {
-    count: n,
-    bytes: n * size,
-    bad: 0,
-  });
-  strictEqual((await worker.status).code, 0);
+  await expectAll(q, results, worker, n, n * size, 60_000);
 });
 
 Deno.test("joinThread() waits for items that went into a write the full pipe took nothing of", async () => {

@@ -570,9 +570,13 @@ function fmtLat(rs: Rec[], refs: Rec[] = []): string {
   }`;
 }
 
+/** The records of system label `sys` in scenario `sc` that did not fail. */
+function recordsOf(recs: Rec[], sys: string, sc: string): Rec[] {
+  return recs.filter((r) => r.sys === sys && r.sc === sc && !("error" in r));
+}
+
 function renderTables(recs: Rec[], order: string[], maxReps: number): string {
-  const by = (sys: string, sc: string) =>
-    recs.filter((r) => r.sys === sys && r.sc === sc && !("error" in r));
+  const by = (sys: string, sc: string) => recordsOf(recs, sys, sc);
   const ref = LABELS["py-queue"];
   const lines: string[] = [];
   const tputScs = ["T1", "T2", "T3", "T4", "N1", "N4"];
@@ -686,8 +690,7 @@ const CHART_SYSTEMS = ["queue", "py-queue", "worker", "limit"];
 
 /** The chart's groups: every scenario where Python's value is known. */
 function chartGroups(recs: Rec[]): Group[] {
-  const by = (id: string, sc: string) =>
-    recs.filter((r) => r.sys === LABELS[id] && r.sc === sc && !("error" in r));
+  const by = (id: string, sc: string) => recordsOf(recs, LABELS[id], sc);
   const groups: Group[] = [];
   const titles: Record<string, string> = {
     T1: "T1 small",

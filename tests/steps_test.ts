@@ -108,3 +108,36 @@ for (const step of WRITE_STEPS) {
     });
   }
 }
+
+for (const Kind of [Queue, JoinableQueue]) {
+  test(`a writer killed at write:locked, holding the write lock with nothing written (${Kind.name}): its slots come back, its lock is taken over, exactly maxsize puts fit and arrive`, async () => {
+    const q = new Kind<number>({ maxsize: MAXSIZE });
+    try {
+      const worker = spawn(workerUrl("die_at_put.ts"), {
+        args: [q],
+        env: { MPQ_DIE_AT: "write:locked" },
+      });
+      strictEqual(
+        (await worker.status).signal,
+        "SIGKILL",
+        "died at the step",
+      );
+      // None of its five items reached the pipe.
+      const e = await q.get({ timeout: 300 }).catch((e) => e);
+      ok(e instanceof Empty, String(e));
+      strictEqual(q.qsize(), 0, "qsize() with its items dead unwritten");
+      for (let i = 0; i < MAXSIZE; i++) q.putNowait(100 + i);
+      throws(() => q.putNowait(200), Full, "one put more than maxsize fit");
+      strictEqual(q.qsize(), MAXSIZE);
+      // They are written: the dead holder's write lock was taken over.
+      for (let i = 0; i < MAXSIZE; i++) {
+        strictEqual(await q.get({ timeout: 10_000 }), 100 + i);
+        if (q instanceof JoinableQueue) q.taskDone();
+      }
+      if (q instanceof JoinableQueue) await q.join({ timeout: 3_000 });
+    } finally {
+      q.close();
+      await q.joinThread();
+    }
+  });
+}

@@ -138,6 +138,7 @@ export class Writer {
         yieldCpu();
       }
       this.#heldNow = true;
+      step("write:locked");
     }
     let i = from;
     try {

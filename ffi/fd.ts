@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errno, libc, osError, unwrap } from "./libc.ts";
+import { cstr, errno, libc, osError, unwrap } from "./libc.ts";
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -63,6 +63,22 @@ export function setNonBlocking(fd: number, on = true): void {
   if (next !== flags) {
     unwrap(libc.fcntl(fd, F_SETFL, next), `fcntl(${fd}, F_SETFL)`);
   }
+}
+
+/**
+ * Opens a descriptor of its own on the pipe behind `fd` (a new open file
+ * description, through `/proc/self/fd`), non-blocking and close-on-exec:
+ * its flags are not shared with `fd`, which other processes may hold.
+ *
+ * @param write open the write end (else the read end)
+ */
+export function reopenPipe(fd: number, write: boolean): number {
+  const O_WRONLY = 1;
+  const flags = (write ? O_WRONLY : 0) | O_NONBLOCK | O_CLOEXEC;
+  return unwrap(
+    libc.open(cstr(`/proc/self/fd/${fd}`), flags),
+    `open(/proc/self/fd/${fd})`,
+  );
 }
 
 /** Sets or clears `FD_CLOEXEC` on `fd`. */

@@ -78,3 +78,26 @@ export function workingDirectory(): string {
   );
   return new TextDecoder().decode(buf.subarray(0, n));
 }
+
+/**
+ * When process `target` started (field 22 of `/proc/<pid>/stat`, in clock
+ * ticks since boot): with the pid, it names one process for good (a pid is
+ * reused, the pair is not).
+ *
+ * @returns the start time, or null if there is no such process
+ */
+export function startTime(target: number): string | null {
+  const fd = libc.open(cstr(`/proc/${target}/stat`), O_RDONLY_CLOEXEC);
+  if (fd === -1) return null;
+  try {
+    const buf = new Uint8Array(4096);
+    const n = libc.read(fd, buf, buf.length);
+    if (n <= 0) return null;
+    const text = new TextDecoder().decode(buf.subarray(0, n));
+    // The command name (field 2) is in parentheses and may hold spaces.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } finally {
+    libc.close(fd);
+  }
+}

@@ -97,4 +97,33 @@ export const SYMBOLS = {
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   // int sched_yield(void);
   sched_yield: { parameters: [], result: "i32" },
+  // DIR *opendir(const char *name);
+  opendir: { parameters: ["buffer"], result: "pointer" },
+  // struct dirent *readdir(DIR *dirp);
+  readdir: { parameters: ["pointer"], result: "pointer" },
+  // int closedir(DIR *dirp);
+  closedir: { parameters: ["pointer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/**
+ * POSIX named semaphores: in libc.so.6 since glibc 2.34, in libpthread.so.0
+ * before (see `./semaphore.ts`).
+ */
+export const SEM_SYMBOLS = {
+  // sem_t *sem_open(const char *name, int oflag, mode_t mode, unsigned int value);  (variadic)
+  sem_open: { parameters: ["buffer", "i32", "u32", "u32"], result: "pointer" },
+  // int sem_close(sem_t *sem);
+  sem_close: { parameters: ["pointer"], result: "i32" },
+  // int sem_unlink(const char *name);
+  sem_unlink: { parameters: ["buffer"], result: "i32" },
+  // int sem_wait(sem_t *sem);  (blocks this thread: only for waits known to be short)
+  sem_wait: { parameters: ["pointer"], result: "i32" },
+  // int sem_trywait(sem_t *sem);
+  sem_trywait: { parameters: ["pointer"], result: "i32" },
+  // int sem_timedwait(sem_t *sem, const struct timespec *abstime);  (CLOCK_REALTIME)
+  sem_timedwait: { parameters: ["pointer", "buffer"], result: "i32" },
+  // int sem_post(sem_t *sem);
+  sem_post: { parameters: ["pointer"], result: "i32" },
+  // int sem_getvalue(sem_t *sem, int *sval);
+  sem_getvalue: { parameters: ["pointer", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -40,6 +40,9 @@ export {
   WorkerExitError,
 } from "./queues/errors.ts";
 export { bytes, msgpack, registerSerializer } from "./queues/serializer.ts";
+export { pickle } from "./queues/cpython/_pickle.ts";
 export type { Serializer } from "./queues/serializer.ts";
 export { spawn, workerArgs } from "./process/spawn.ts";
 export type { SpawnOptions, WorkerProcess } from "./process/spawn.ts";
+export { spawnPython } from "./process/spawn_python.ts";
+export type { SpawnPythonOptions } from "./process/spawn_python.ts";

@@ -6,6 +6,8 @@
 import { closeFd, createPipe, setNonBlocking, setPipeSize } from "../ffi/fd.ts";
 import { isAlive, pid } from "../ffi/process.ts";
 import { SharedMemory } from "../ffi/shm.ts";
+import { CPythonChannel } from "./cpython/_channel.ts";
+import { unlinkNames } from "./cpython/_names.ts";
 import { Channel } from "./native/_channel.ts";
 import { SHARED_BYTES } from "./native/_layout.ts";
 import type { Ledger } from "./_ledger.ts";
@@ -25,10 +27,15 @@ export type QueueKind = "SimpleQueue" | "Queue" | "JoinableQueue";
 /** What crosses into a worker: inherited fds and settings. */
 export interface QueueHandle {
   kind: QueueKind;
-  /** Pipe read end, pipe write end, shared-memory fd. */
-  fds: [number, number, number];
-  /** How many counters the queue uses. */
+  /**
+   * Pipe read end, pipe write end, shared-memory fd (native); pipe read and
+   * write ends (CPython-compatible).
+   */
+  fds: number[];
+  /** How many counters the queue uses (native). */
   counters: number;
+  /** The semaphore names, in CPython's order (CPython-compatible only). */
+  names?: string[];
   maxsize: number;
   serializer: string;
   creator: number;
@@ -59,7 +66,7 @@ const PIPE_SIZE = 1 << 20;
 /** Per-process state of one queue. */
 export class Core {
   readonly kind: QueueKind;
-  readonly channel: Channel;
+  readonly channel: Channel | CPythonChannel;
   readonly ledger: Ledger;
   readonly maxsize: number;
   readonly serializer: string;
@@ -71,10 +78,12 @@ export class Core {
   #busy = 0;
   #released = false;
   #creatorSeen = 0;
+  /** Workers handed this queue that may not have opened its names yet. */
+  readonly #lentTo = new Set<Promise<unknown>>();
 
   private constructor(
     kind: QueueKind,
-    channel: Channel,
+    channel: Channel | CPythonChannel,
     maxsize: number,
     serializer: string,
     creator: number,
@@ -89,8 +98,20 @@ export class Core {
     this.group = new WaitGroup(this.owner ? 0 : creator);
   }
 
-  /** Creates a new queue's pipe and shared memory. */
-  static create(kind: QueueKind, maxsize: number, serializer: string): Core {
+  /**
+   * Creates a new queue: its pipe and shared memory, or (`cpython`) its pipe
+   * and CPython's named semaphores.
+   */
+  static create(
+    kind: QueueKind,
+    maxsize: number,
+    serializer: string,
+    cpython = false,
+  ): Core {
+    if (cpython) {
+      const channel = CPythonChannel.create(kind, maxsize);
+      return new Core(kind, channel, maxsize, serializer, pid);
+    }
     let fds: [number, number] | null = null;
     let shared: SharedMemory;
     try {
@@ -115,6 +136,14 @@ export class Core {
 
   /** Adopts a handle received from the parent (in a worker). */
   static fromHandle(h: QueueHandle): Core {
+    if (h.names !== undefined) {
+      const channel = CPythonChannel.attach(h.kind, {
+        fds: [h.fds[0], h.fds[1]],
+        names: h.names,
+        maxsize: h.maxsize,
+      });
+      return new Core(h.kind, channel, h.maxsize, h.serializer, h.creator);
+    }
     const shared = SharedMemory.attach(h.fds[2], SHARED_BYTES);
     const channel = new Channel(h.fds[0], h.fds[1], shared, {
       counters: h.counters,
@@ -127,6 +156,17 @@ export class Core {
   handle(): QueueHandle {
     this.check();
     const { channel } = this;
+    if (channel instanceof CPythonChannel) {
+      return {
+        kind: this.kind,
+        fds: [channel.readFd, channel.writeFd],
+        counters: 0,
+        names: channel.names,
+        maxsize: this.maxsize,
+        serializer: this.serializer,
+        creator: this.creator,
+      };
+    }
     return {
       kind: this.kind,
       fds: [channel.readFd, channel.writeFd, channel.shared.fd],
@@ -188,10 +228,31 @@ export class Core {
     if (this.#busy === 0) this.#release();
   }
 
+  /**
+   * A worker was handed this queue: its semaphore names (CPython-compatible
+   * queues) stay linked until `exited` settles, so that a `close()` right
+   * after the spawn does not take them away before the worker opens them.
+   */
+  lend(exited: Promise<unknown>): void {
+    if (!(this.channel instanceof CPythonChannel)) return;
+    this.#lentTo.add(exited);
+    const forget = () => this.#lentTo.delete(exited);
+    exited.then(forget, forget);
+  }
+
   #release(): void {
     if (this.#released) return;
     this.#released = true;
     const { channel } = this;
+    if (channel instanceof CPythonChannel) {
+      const names = channel.names;
+      const lent = [...this.#lentTo];
+      channel.release(lent.length > 0);
+      if (lent.length > 0) {
+        Promise.allSettled(lent).then(() => unlinkNames(names));
+      }
+      return;
+    }
     forgetFd(channel.readFd);
     forgetFd(channel.writeFd);
     closeFd(channel.readFd);

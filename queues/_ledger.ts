@@ -103,6 +103,14 @@ export class Ledger {
   }
 
   /**
+   * `n` frames were taken from the pipe: their slots come free (a transport
+   * whose reader does not free them in its own atomic step, e.g. CPython's).
+   */
+  taken(n: number): void {
+    this.#slots?.post(n);
+  }
+
+  /**
    * `n` frames a dead reader took will never reach a caller: they count as
    * done (their slots went back when they were taken).
    */

@@ -22,6 +22,37 @@ export function checkMaxsize(maxsize: unknown): number {
 }
 
 /**
+ * Checks the `cpython` option: a boolean, and no serializer but `pickle`
+ * beside it (CPython's queues unpickle every item).
+ *
+ * @returns whether the queue is CPython-compatible
+ */
+export function checkCPython(
+  options: { cpython?: unknown; serializer?: { name?: string } } | undefined,
+): boolean {
+  const cpython = options?.cpython;
+  if (cpython === undefined || cpython === false) return false;
+  if (cpython !== true) {
+    throw new TypeError(
+      `Cannot create the queue: option cpython must be a boolean, received ${
+        String(cpython)
+      }`,
+    );
+  }
+  const serializer = options?.serializer;
+  if (serializer !== undefined && serializer.name !== "pickle") {
+    throw new TypeError(
+      `Cannot create a CPython-compatible queue with the ${
+        serializer.name ?? "unnamed"
+      } serializer: CPython's queues carry pickle, received serializer ${
+        JSON.stringify(serializer.name ?? null)
+      }`,
+    );
+  }
+  return true;
+}
+
+/**
  * Checks the `maxItems` and `maxBytes` of `getMany`.
  *
  * @returns the limits, with their defaults

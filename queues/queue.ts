@@ -9,7 +9,8 @@ import { type Codec, codecFor } from "./_codec.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import { Feeder } from "./_feeder.ts";
 import type { Ledger } from "./_ledger.ts";
-import { checkBatch, checkMaxsize } from "./_options.ts";
+import { checkBatch, checkCPython, checkMaxsize } from "./_options.ts";
+import { pickle } from "./cpython/_pickle.ts";
 import { step } from "./native/_steps.ts";
 import { DecodeFailure, NOTHING, type QueueStats } from "./_transport.ts";
 import { deadlineOf, waitFor } from "./wait/_until.ts";
@@ -62,11 +63,15 @@ export class Queue<T = unknown> {
   constructor(options?: QueueOptions) {
     const internal = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL];
-    this.#codec = codecFor(options?.serializer ?? msgpack);
+    const cpython = checkCPython(options);
+    this.#codec = codecFor(
+      options?.serializer ?? (cpython ? pickle : msgpack),
+    );
     this.#core = internal?.core ?? Core.create(
       internal?.kind ?? "Queue",
       checkMaxsize(options?.maxsize),
       this.#codec.name,
+      cpython,
     );
     this.#ledger = this.#core.ledger;
     this.#feeder = new Feeder(this.#core, this.#codec);

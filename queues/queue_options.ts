@@ -24,8 +24,14 @@ import type { Serializer } from "./serializer.ts";
 export interface QueueOptions {
   /** The most items the queue holds; `0` or less (the default) means unbounded. */
   maxsize?: number;
-  /** How items become bytes; defaults to `msgpack`. */
+  /** How items become bytes; defaults to `msgpack` (`pickle` with `cpython`). */
   serializer?: Serializer;
+  /**
+   * Make the queue CPython's own mechanism (a pipe, named POSIX semaphores,
+   * pickle payloads), so that unmodified CPython processes share it: hand
+   * it to one with `spawnPython`. Its serializer is `pickle`.
+   */
+  cpython?: boolean;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   decode as msgpackDecode,
   encode as msgpackEncode,
 } from "./_msgpack.ts";
+import { pickle } from "./cpython/_pickle.ts";
 
 /**
  * Turns queue items into bytes and back. `encode` runs synchronously in
@@ -148,6 +149,7 @@ export const bytes: Serializer = Object.freeze({
 const BUILT_INS: ReadonlyMap<string, Serializer> = new Map([
   ["msgpack", msgpack],
   ["bytes", bytes],
+  ["pickle", pickle],
 ]);
 
 const registry = new Map<string, Serializer>(BUILT_INS);
@@ -205,7 +207,8 @@ export function registerSerializer(serializer: Serializer): void {
 }
 
 /**
- * Looks up a serializer by name: the built-ins `"msgpack"` and `"bytes"`, or
+ * Looks up a serializer by name: the built-ins `"msgpack"`, `"bytes"` and
+ * `"pickle"`, or
  * one registered with {@linkcode registerSerializer}. Used by `workerArgs()`
  * to give a queue in a worker its serializer back.
  *

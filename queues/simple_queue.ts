@@ -7,7 +7,9 @@
 
 import { type Codec, codecFor } from "./_codec.ts";
 import { Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
+import { checkCPython } from "./_options.ts";
 import { DecodeFailure, type QueueStats } from "./_transport.ts";
+import { pickle } from "./cpython/_pickle.ts";
 import { msgpack, type Serializer } from "./serializer.ts";
 
 /**
@@ -25,8 +27,14 @@ import { msgpack, type Serializer } from "./serializer.ts";
  * ```
  */
 export interface SimpleQueueOptions {
-  /** How items become bytes; defaults to {@linkcode msgpack}. */
+  /** How items become bytes; defaults to {@linkcode msgpack} (`pickle` with `cpython`). */
   serializer?: Serializer;
+  /**
+   * Make the queue CPython's own `SimpleQueue` (a pipe, two named POSIX
+   * semaphores, pickle payloads), so that unmodified CPython processes
+   * share it (see `spawnPython`). Its serializer is `pickle`.
+   */
+  cpython?: boolean;
 }
 
 /**
@@ -62,8 +70,12 @@ export class SimpleQueue<T = unknown> {
   constructor(options?: SimpleQueueOptions) {
     const adopted = (options as { [INTERNAL]?: Internal } | undefined)
       ?.[INTERNAL]?.core;
-    this.#codec = codecFor(options?.serializer ?? msgpack);
-    this.#core = adopted ?? Core.create("SimpleQueue", 0, this.#codec.name);
+    const cpython = checkCPython(options);
+    this.#codec = codecFor(
+      options?.serializer ?? (cpython ? pickle : msgpack),
+    );
+    this.#core = adopted ??
+      Core.create("SimpleQueue", 0, this.#codec.name, cpython);
     Object.defineProperty(this, QUEUE_MARK, { value: this.#core });
   }
 

@@ -24,6 +24,7 @@ import {
 import { SimpleQueue } from "../queues/simple_queue.ts";
 import { WorkerExitError } from "../queues/errors.ts";
 import { resolutionFlags } from "./_resolution.ts";
+import { unpickleArgs } from "./_python.ts";
 
 /**
  * The glibc allocator settings a worker gets by default: big items arrive in
@@ -130,6 +131,8 @@ export interface WorkerProcess extends AsyncDisposable {
 }
 
 const ARG_FLAG = "--mp-queues-worker=";
+/** The flag `mpq.spawn_deno()` (python/mpq.py) passes the pickled args in. */
+const PYTHON_FLAG = "--mp-queues-python=";
 const HANDLE_KEY = "@mp/queues:handle";
 /** Command lines hold at most 128 KiB per argument on Linux. */
 const MAX_ARG = 120_000;
@@ -284,10 +287,13 @@ export function spawn(
   } finally {
     for (const fd of fds) setCloseOnExec(fd, true);
   }
-  return new Worker(child);
+  const worker = new Worker(child);
+  for (const core of seen.keys()) core.lend(worker.status);
+  return worker;
 }
 
-class Worker implements WorkerProcess {
+/** A child process as a {@linkcode WorkerProcess} (also for `spawnPython`). */
+export class Worker implements WorkerProcess {
   readonly #child: Deno.ChildProcess;
   readonly #failed = new AbortController();
   #exited = false;
@@ -410,9 +416,18 @@ function attach(value: unknown, queues: unknown[]): unknown {
  */
 export function workerArgs<T extends unknown[] = unknown[]>(): T {
   if (received !== undefined) return received as T;
+  const fromPython = Deno.args.find((a) => a.startsWith(PYTHON_FLAG));
+  if (fromPython !== undefined) {
+    received = unpickleArgs(
+      Uint8Array.fromBase64(fromPython.slice(PYTHON_FLAG.length)),
+    );
+    return received as T;
+  }
   const arg = Deno.args.find((a) => a.startsWith(ARG_FLAG));
   if (arg === undefined) {
-    throw new Error("workerArgs() works only in a process started by spawn()");
+    throw new Error(
+      "workerArgs() works only in a process started by spawn() or by mpq.spawn_deno() in Python",
+    );
   }
   const { handles, args } = msgpack.decode(
     Uint8Array.fromBase64(arg.slice(ARG_FLAG.length)),

@@ -1,0 +1,179 @@
+/**
+ * Python workers: {@linkcode spawnPython} starts a CPython process that
+ * receives CPython-compatible queues (and plain values) as args; in it,
+ * `from mpq import worker_args` gives them back as real
+ * `multiprocessing.queues` objects.
+ *
+ * @module
+ */
+
+import { setCloseOnExec } from "../ffi/fd.ts";
+import { MPQ_SOURCE } from "../python/_mpq_source.ts";
+import { pickleArgs } from "./_python.ts";
+import { Worker, type WorkerProcess } from "./spawn.ts";
+
+/**
+ * Options of {@linkcode spawnPython}.
+ *
+ * @example Usage
+ * ```ts
+ * import { Queue, spawnPython, type SpawnPythonOptions } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const script = await Deno.makeTempFile({ suffix: ".py" });
+ * await Deno.writeTextFile(script, "from mpq import worker_args\nq, = worker_args()\nq.put('hi')\n");
+ * await using q = new Queue<string>({ cpython: true });
+ * const options: SpawnPythonOptions = { args: [q], python: "python3" };
+ * await using child = spawnPython(script, options);
+ * strictEqual(await q.get({ timeout: 30_000 }), "hi");
+ * strictEqual((await child.status).code, 0);
+ * await Deno.remove(script);
+ * ```
+ */
+export interface SpawnPythonOptions {
+  /** Plain values and CPython-compatible queues, in any position. */
+  args?: unknown[];
+  /** The interpreter (default `"python3"`): CPython 3.8 or later. */
+  python?: string;
+  /** The worker's working directory (default: this process's). */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** The worker's stdout (default `"inherit"`). */
+  stdout?: "inherit" | "null";
+  /** The worker's stderr (default `"inherit"`). */
+  stderr?: "inherit" | "null";
+  /** Aborting it kills the worker. */
+  signal?: AbortSignal;
+}
+
+/** The environment variable that carries the pickled args (see `python/mpq.py`). */
+const ARGS_ENV = "MPQ_WORKER_ARGS";
+/** Environment strings hold at most 128 KiB on Linux. */
+const MAX_ARGS = 120_000;
+
+/**
+ * Makes `mpq` importable (the package's `python/mpq.py`, wherever the
+ * package was loaded from), then runs the script as `python script.py`
+ * would: `sys.argv[0]` and `sys.path[0]` are the script's.
+ */
+const BOOTSTRAP = `import os, runpy, sys, types
+m = types.ModuleType("mpq")
+m.__file__ = "mpq.py"
+exec(compile(sys.argv[1], "mpq.py", "exec"), m.__dict__)
+sys.modules["mpq"] = m
+sys.argv = sys.argv[2:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+del os, types, m
+runpy.run_path(sys.argv[0], run_name="__main__")
+`;
+
+/** The script's path: a `file:` URL or a path (relative to the cwd). */
+function scriptPath(script: string | URL): string {
+  const url = script instanceof URL
+    ? script
+    : /^file:/i.test(script)
+    ? new URL(script)
+    : null;
+  if (url !== null) {
+    if (url.protocol !== "file:") {
+      throw new TypeError(
+        `Cannot run a Python script from ${url.protocol}: give a path or a file: URL`,
+      );
+    }
+    return decodeURIComponent(url.pathname);
+  }
+  if (typeof script !== "string" || script === "") {
+    throw new TypeError("Script must be a non-empty string or a URL");
+  }
+  return script;
+}
+
+/**
+ * Starts a CPython worker running `script`, with `args` (plain values and
+ * queues made with `{ cpython: true }`) for it: in the script,
+ * `from mpq import worker_args` and `q, *rest = worker_args()` give real
+ * `multiprocessing.queues.Queue` / `SimpleQueue` / `JoinableQueue` objects
+ * on the same pipes and semaphores, used with plain `get()`, `put()`,
+ * `task_done()` and `join()`. The `mpq` module (`python/mpq.py` of this
+ * package) is provided to the worker; nothing needs installing.
+ *
+ * The parent needs `--allow-run --allow-ffi`.
+ *
+ * @param script The Python script: a path or a `file:` URL.
+ * @param options Args, interpreter, cwd, env, stdio and an abort signal.
+ * @returns The running worker (its `signal` aborts if it fails).
+ * @throws {TypeError} for a queue that is not CPython-compatible, an arg
+ *   with no pickle form, or an invalid option.
+ *
+ * @example Usage
+ * ```ts
+ * import { JoinableQueue, spawnPython } from "@mp/queues";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const script = await Deno.makeTempFile({ suffix: ".py" });
+ * await Deno.writeTextFile(script, `
+ * from mpq import worker_args
+ * jobs, results = worker_args()
+ * while (n := jobs.get()) is not None:
+ *     results.put(n * n)
+ *     jobs.task_done()
+ * jobs.task_done()
+ * `);
+ * await using jobs = new JoinableQueue<number | null>({ cpython: true });
+ * await using results = new JoinableQueue<number>({ cpython: true });
+ * await using child = spawnPython(script, { args: [jobs, results] });
+ * for (const n of [1, 2, 3, null]) await jobs.put(n);
+ * await jobs.join({ timeout: 30_000 }); // Python's task_done() counts here
+ * strictEqual((await results.getMany({ maxItems: 3 })).length > 0, true);
+ * strictEqual((await child.status).code, 0);
+ * await Deno.remove(script);
+ * ```
+ */
+export function spawnPython(
+  script: string | URL,
+  options?: SpawnPythonOptions,
+): WorkerProcess {
+  const path = scriptPath(script);
+  const args = options?.args ?? [];
+  if (!Array.isArray(args)) throw new TypeError("Args must be an array");
+  for (const key of ["stdout", "stderr"] as const) {
+    const v = options?.[key];
+    if (v !== undefined && v !== "inherit" && v !== "null") {
+      throw new TypeError(
+        `Option ${key} must be "inherit" or "null", got ${String(v)}`,
+      );
+    }
+  }
+  const python = options?.python ?? "python3";
+  if (typeof python !== "string" || python === "") {
+    throw new TypeError("Option python must be a non-empty string");
+  }
+  const { bytes, cores } = pickleArgs(args);
+  const payload = bytes.toBase64();
+  if (payload.length > MAX_ARGS) {
+    throw new TypeError(
+      `Cannot pass args to spawnPython(): they take ${payload.length} bytes encoded, more than the ${MAX_ARGS}-byte environment limit; send large data through a queue`,
+    );
+  }
+  const command = new Deno.Command(python, {
+    args: ["-c", BOOTSTRAP, MPQ_SOURCE, path],
+    cwd: options?.cwd,
+    env: { ...options?.env, [ARGS_ENV]: payload },
+    stdin: "null",
+    stdout: options?.stdout ?? "inherit",
+    stderr: options?.stderr ?? "inherit",
+    signal: options?.signal,
+  });
+  const fds = cores.flatMap((c) => c.handle().fds);
+  let child: Deno.ChildProcess;
+  try {
+    for (const fd of fds) setCloseOnExec(fd, false);
+    child = command.spawn();
+  } finally {
+    for (const fd of fds) setCloseOnExec(fd, true);
+  }
+  const worker = new Worker(child);
+  for (const core of cores) core.lend(worker.status);
+  return worker;
+}

@@ -58,11 +58,13 @@ async function denoCell(cell: string): Promise<[number, number]> {
     if (await other.get() !== "done") throw new Error("no done");
     took = performance.now() - t;
   } else if (role === "produce") {
+    if (await q.get() !== "ready") throw new Error("no ready");
     const t = performance.now();
     await other.put("go");
     for (let i = 0; i < n; i++) await q.get();
     took = performance.now() - t;
   } else {
+    if (await other.get() !== "ready") throw new Error("no ready");
     for (let i = 0; i < 100; i++) await q.put(item(i, size));
     for (let i = 0; i < 100; i++) await other.get();
     const t = performance.now();

@@ -34,7 +34,8 @@ def consume(q, back, n, size):
 
 
 def produce(q, ctl, n, size):
-    """Waits for "go" on `ctl`, then puts n items."""
+    """Puts "ready" on `q`, waits for "go" on `ctl`, then puts n items."""
+    q.put("ready")
     ctl.get()
     put = q.put
     for i in range(n):
@@ -42,7 +43,8 @@ def produce(q, ctl, n, size):
 
 
 def echo(q1, q2, n, size):
-    """Gets n items from q1, putting each back on q2."""
+    """Gets n items from q1, putting each back on q2 (after "ready")."""
+    q2.put("ready")
     for _ in range(n):
         q2.put(q1.get())
 
@@ -68,6 +70,7 @@ def run_cell(cell):
         assert other.get() == "done"
         took = time.perf_counter() - t
     elif role == "produce":
+        assert q.get() == "ready"
         t = time.perf_counter()
         other.put("go")
         get = q.get
@@ -75,6 +78,7 @@ def run_cell(cell):
             get()
         took = time.perf_counter() - t
     else:
+        assert other.get() == "ready"
         for i in range(100):  # warm-up
             q.put(item(i, size))
         for i in range(100):

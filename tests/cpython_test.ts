@@ -405,3 +405,68 @@ Deno.test("cpython: python/_mpq_source.ts holds python/mpq.py as it is (deno tas
     Deno.readTextFileSync(new URL("../python/mpq.py", import.meta.url)),
   );
 });
+
+guardedTest(
+  "cpython: a Python worker killed holding the read lock leaves it held (as in CPython); Deno gets still end at their timeout and signal",
+  async () => {
+    await using q = new Queue<number>({ cpython: true });
+    await using ctl = new Queue<string>({ cpython: true });
+    const child = spawnPython(pythonScript("hold_lock.py"), {
+      args: [q, ctl, "rlock"],
+      env: { PYTHONPATH: MPQ_DIR },
+    });
+    strictEqual(await ctl.get({ timeout: 30_000 }), "held");
+    child.kill("SIGKILL");
+    strictEqual((await child.status).signal, "SIGKILL");
+    await q.put(1);
+    await q.joinThread(); // the put itself goes through: the write lock is free
+    const t = performance.now();
+    await rejects(q.get({ timeout: 200 }), Empty);
+    ok(performance.now() - t < 2000);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    await rejects(q.get({ signal: ac.signal }), { name: "AbortError" });
+    throws(() => q.getNowait(), Empty);
+    strictEqual(q.qsize(), 1, "the item is still there, behind the held lock");
+  },
+);
+
+guardedTest(
+  "cpython: a frame cut short by a killed Python writer ends Deno gets at their timeout, not in a hang",
+  async () => {
+    await using q = new Queue<number>({ cpython: true });
+    await using ctl = new Queue<string>({ cpython: true });
+    const child = spawnPython(pythonScript("hold_lock.py"), {
+      args: [q, ctl, "torn"],
+      env: { PYTHONPATH: MPQ_DIR },
+    });
+    strictEqual(await ctl.get({ timeout: 30_000 }), "held");
+    child.kill("SIGKILL");
+    await child.status;
+    await rejects(q.get({ timeout: 200 }), Empty);
+    await rejects(q.get({ timeout: 100 }), Empty);
+    throws(() => q.getNowait(), Empty);
+  },
+);
+
+guardedTest(
+  "cpython: a queue closed right after spawnPython still works in the Python worker",
+  async () => {
+    const jobs = new Queue<string>({ cpython: true });
+    await using results = new Queue<unknown>({ cpython: true });
+    await jobs.put("a");
+    await jobs.put("stop");
+    await jobs.joinThread();
+    await using child = spawnPython(pythonScript("echo.py"), {
+      args: [jobs, results],
+      env: { PYTHONPATH: MPQ_DIR },
+    });
+    jobs.close(); // its names stay until the worker exits
+    deepStrictEqual(await results.get({ timeout: 30_000 }), [
+      "multiprocessing.queues.Queue",
+      "multiprocessing.queues.Queue",
+    ]);
+    strictEqual(await results.get({ timeout: 30_000 }), "a");
+    strictEqual((await child.status).code, 0);
+  },
+);

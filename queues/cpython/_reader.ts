@@ -4,6 +4,7 @@
 // non-blocking descriptor of the pipe. Waits for data without the lock.
 
 import { POLLIN, pollNow, readSome, WOULD_BLOCK } from "../../ffi/fd.ts";
+import { yieldCpu } from "../../ffi/process.ts";
 import {
   checkLength,
   DEFAULT_MAX_FRAME,
@@ -24,7 +25,12 @@ import type { SemLock } from "./_semlock.ts";
 /** Returned by `#step` when a frame has begun and its rest is not there yet. */
 const MORE: unique symbol = Symbol("more");
 /** How long a synchronous read (`getNowait`) waits for the rest of a begun frame. */
-const REST_MS = 1000;
+const REST_MS = 200;
+/**
+ * How long a reader looks for data on its own thread before sleeping on a
+ * helper thread (a hop of tens of microseconds each way).
+ */
+const SPIN_MS = 0.1;
 
 /** Decodes one payload; a failure is returned in its place. */
 function decodeOne(decode: FrameDecoder, payload: Uint8Array): unknown {
@@ -88,7 +94,7 @@ export class PipeReader {
         } else {
           if (until.deadline <= performance.now()) return null;
           if (!this.readable()) {
-            await fdReady(this.fd, POLLIN, until);
+            if (!this.#spin()) await fdReady(this.fd, POLLIN, until);
           } else if (await lock.wait(until)) {
             this.#holding = true;
           }
@@ -115,8 +121,25 @@ export class PipeReader {
         return payloads.map((p) => decodeOne(decode, p));
       }
       if (until.deadline <= performance.now()) return null;
-      if (!this.#holding) await fdReady(this.fd, POLLIN, until);
+      if (!this.#holding && !this.#spin()) {
+        await fdReady(this.fd, POLLIN, until);
+      }
     }
+  }
+
+  /**
+   * Waits up to {@linkcode SPIN_MS} on this thread for data, yielding the
+   * CPU between looks (so a writer on the same CPU runs).
+   *
+   * @returns whether data arrived
+   */
+  #spin(): boolean {
+    const end = performance.now() + SPIN_MS;
+    do {
+      yieldCpu();
+      if (this.readable()) return true;
+    } while (performance.now() < end);
+    return false;
   }
 
   /**

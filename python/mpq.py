@@ -25,6 +25,7 @@ import base64
 import io
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from multiprocessing import connection, queues, synchronize
@@ -167,7 +168,11 @@ def spawn_deno(module, args=(), permissions=(), deno=None, **popen_kwargs):
     buf = io.BytesIO()
     _Pickler(buf, fds).dump(list(args))
     payload = base64.b64encode(buf.getvalue()).decode("ascii")
-    exe = deno or os.environ.get("DENO", "deno")
+    exe = deno or os.environ.get("DENO") or shutil.which("deno")
+    if exe is None:
+        raise FileNotFoundError(
+            "mpq: no deno executable: pass deno=..., set $DENO, or put deno on PATH"
+        )
     cmd = [exe, "run", "--no-prompt", "--allow-ffi", *permissions, str(module),
            _DENO_FLAG + payload]
     pass_fds = tuple(sorted(fds | set(popen_kwargs.pop("pass_fds", ()))))

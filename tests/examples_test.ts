@@ -170,3 +170,34 @@ Deno.test("examples/backpressure.ts: bounded queue, stop values, every item cons
   strictEqual(lines[6], "all consumers exited with code 0");
   strictEqual(lines.length, 7);
 });
+
+Deno.test("examples/python_workers.ts: CPython workers square 1..8 from a Deno JoinableQueue and exit with 0", async () => {
+  checkTask("example:python", "examples/python_workers.ts");
+  const { lines } = await runExample("examples/python_workers.ts");
+  const squares = lines.filter((l) => l.includes("²"));
+  deepStrictEqual(
+    squares.map((l) => l.replace(/ \(python pid \d+\)$/, "")),
+    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `${n}² = ${n * n}`),
+  );
+  match(lines.at(-2)!, /^[12] python worker\(s\) answered$/);
+  strictEqual(lines.at(-1), "exit codes: 0 0");
+});
+
+Deno.test("examples/python_parent.py: a Python parent's queues reach a Deno worker and back", async () => {
+  const { code, stdout, stderr } = await new Deno.Command("python3", {
+    args: ["examples/python_parent.py"],
+    cwd: ROOT,
+    env: {
+      PYTHONPATH: new URL("python/", ROOT).pathname,
+      DENO: Deno.execPath(),
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  strictEqual(code, 0, text + new TextDecoder().decode(stderr));
+  deepStrictEqual(text.trim().split("\n"), [
+    "DENO AND PYTHON SHARE ONE QUEUE",
+    "deno worker exited with 0",
+  ]);
+});

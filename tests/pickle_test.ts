@@ -870,6 +870,13 @@ const TO_PYTHON: {
   },
   { name: "empty Set", value: new Set(), expr: "set()" },
   {
+    name: "Sets where Python needs a hashable value (frozensets)",
+    value: new Map<unknown, unknown>([
+      [new Set([1, "a"]), new Set([new Set([2]), new Set()])],
+    ]),
+    expr: "{frozenset({1, 'a'}): {frozenset({2}), frozenset()}}",
+  },
+  {
     name: "Set of 2500",
     value: new Set(Array.from({ length: 2500 }, (_, i) => i)),
     expr: "set(range(2500))",
@@ -1099,8 +1106,8 @@ Deno.test("pickle.encode throws a TypeError with the path for values with no pic
       "Cannot pickle a Map as a dict key or set element at $.keys()[0][0]: a Python dict is unhashable",
     ],
     [
-      { s: new Set([1, new Set()]) },
-      "Cannot pickle a Set as a dict key or set element at $.s.values()[1]: a Python set is unhashable",
+      { s: new Set([1, new Set([{}])]) },
+      "Cannot pickle a plain object as a dict key or set element at $.s.values()[1].values()[0]: a Python dict is unhashable",
     ],
     [
       [[deep]],
@@ -1688,9 +1695,9 @@ Deno.test(`pickle.decode: ${FUZZ_N} random and mutated pickles end in a value th
     try {
       again = encodePickle(value);
     } catch (e) {
-      // Documented: a frozenset (or, in a crafted pickle, a dict or set)
-      // decoded as a set element or dict key arrives as a Set, Map or
-      // object, which encodePickle refuses there; nesting past MAX_DEPTH
+      // Documented: in a crafted pickle, a dict decoded as a set element or
+      // dict key arrives as a Map or object, which encodePickle refuses
+      // there (a Set there is written as a frozenset); nesting past MAX_DEPTH
       // does not encode either.
       if (
         e instanceof TypeError && /unhashable|nested more than/.test(e.message)

@@ -24,8 +24,8 @@
  * | —                              | `bytearray`            | `Uint8Array`                         |
  *
  * Arrays in a `Map` key or a `Set` element (and arrays inside those) are
- * written as tuples, since a Python list is unhashable; plain objects, maps
- * and sets there throw. Shared references are written once per occurrence;
+ * written as tuples and sets as frozensets, since a Python list or set is
+ * unhashable; plain objects and maps there throw. Shared references are written once per occurrence;
  * circular references throw. A value nested more than {@linkcode MAX_DEPTH}
  * levels deep throws (CPython's own pickler stops at its recursion limit,
  * 1000 by default). Error paths start at `$`: `.key` or `["key"]` for a
@@ -523,8 +523,8 @@ class Encoder {
       if (hashable) this.unhashable("a Map", "dict");
       this.writeMap(value);
     } else if (value instanceof Set) {
-      if (hashable) this.unhashable("a Set", "set");
-      this.writeSet(value);
+      if (hashable) this.writeFrozenSet(value);
+      else this.writeSet(value);
     } else {
       this.fail(describe(value));
     }
@@ -842,6 +842,23 @@ class Encoder {
     }
     if (i > 0) this.byte(SETITEMS);
     this.leave(map);
+  }
+
+  /** A set where Python needs a hashable value: MARK … FROZENSET. */
+  writeFrozenSet(set: Set<unknown>): void {
+    this.enter(set);
+    this.byte(MARK);
+    const careful = this.careful;
+    const path = this.path;
+    let i = 0;
+    for (const element of set) {
+      if (careful) path.push(".values()[" + i + "]");
+      this.writeKey(element);
+      if (careful) path.pop();
+      i++;
+    }
+    this.byte(FROZENSET);
+    this.leave(set);
   }
 
   /** EMPTY_SET, then MARK … ADDITEMS per batch; elements hashable. */

@@ -13,6 +13,7 @@ import { SHARED_BYTES } from "./native/_layout.ts";
 import type { Ledger } from "./_ledger.ts";
 import { WaitGroup } from "./wait/_entry.ts";
 import { forgetFd } from "./wait/_fds.ts";
+import { wordsQuiet } from "./wait/_words.ts";
 import type { Until } from "./wait/_until.ts";
 import { ClosedError } from "./errors.ts";
 
@@ -244,6 +245,7 @@ export class Core {
     if (this.#released) return;
     this.#released = true;
     const { channel } = this;
+    let unmap: () => void;
     if (channel instanceof CPythonChannel) {
       const names = channel.names;
       const lent = [...this.#lentTo];
@@ -251,12 +253,18 @@ export class Core {
       if (lent.length > 0) {
         Promise.allSettled(lent).then(() => unlinkNames(names));
       }
-      return;
+      unmap = () => channel.closeSemaphores();
+    } else {
+      forgetFd(channel.readFd);
+      forgetFd(channel.writeFd);
+      closeFd(channel.readFd);
+      closeFd(channel.writeFd);
+      unmap = () => channel.shared.close();
     }
-    forgetFd(channel.readFd);
-    forgetFd(channel.writeFd);
-    closeFd(channel.readFd);
-    closeFd(channel.writeFd);
-    channel.shared.close();
+    // A helper-thread call may still sleep on this queue's words (armed for
+    // waits that have ended, beside other queues' waits): unmap them after.
+    const quiet = wordsQuiet();
+    if (quiet === null) unmap();
+    else quiet.then(unmap);
   }
 }

@@ -470,3 +470,27 @@ guardedTest(
     strictEqual((await child.status).code, 0);
   },
 );
+
+guardedTest(
+  "cpython: a put on a full queue waits until a Python worker gets an item",
+  async () => {
+    await using jobs = new Queue<unknown>({ cpython: true, maxsize: 1 });
+    await using results = new Queue<unknown>({ cpython: true });
+    jobs.putNowait(1);
+    strictEqual(jobs.full(), true);
+    let done = false;
+    const put = jobs.put(2).then(() => done = true);
+    await new Promise((r) => setTimeout(r, 100));
+    strictEqual(done, false, "the put waits while the queue is full");
+    await withWorker("python3", "echo.py", [jobs, results], async () => {
+      await put; // the worker's first get() freed the slot
+      await jobs.put("stop");
+      strictEqual(
+        (await results.get({ timeout: 30_000 }) as string[]).length,
+        2,
+      );
+      strictEqual(await results.get({ timeout: 30_000 }), 1);
+      strictEqual(await results.get({ timeout: 30_000 }), 2);
+    });
+  },
+);

@@ -112,3 +112,49 @@ test("3,000 get()s pending on 300 idle queues: timeouts, aborts and a worker rou
     }
   }
 });
+
+for (const kind of ["native", "cpython"]) {
+  test(`closing a ${kind} queue while another queue's wait sleeps does not unmap a word under the helper thread (the process lives)`, async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", workerUrl("close_beside_wait.ts").pathname, kind],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    strictEqual(
+      out.code,
+      0,
+      `exit ${out.code} ${out.signal}: ${text}${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+    strictEqual(text.trim(), "no crash");
+  });
+
+  test(`two waits on different ${kind} queues sleep without spinning`, async () => {
+    const { cpuUsage } = await import("node:process");
+    await using a = new Queue<number>({
+      cpython: kind === "cpython",
+      maxsize: 1,
+    });
+    await using b = new Queue<number>({
+      cpython: kind === "cpython",
+      maxsize: 1,
+    });
+    await a.put(1);
+    await b.put(1);
+    const before = cpuUsage();
+    const t0 = performance.now();
+    const waits = [
+      a.put(2, { timeout: 500 }).catch((e) => e),
+      b.put(2, { timeout: 500 }).catch((e) => e),
+    ];
+    for (const e of await Promise.all(waits)) strictEqual(e.name, "Full");
+    const wall = performance.now() - t0;
+    const used = cpuUsage(before);
+    const cpuMs = (used.user + used.system) / 1000;
+    // Sleeping costs a few ms; the spin this guards against burned more
+    // CPU time than wall time.
+    ok(cpuMs < wall / 3, `${cpuMs.toFixed(0)} ms CPU in ${wall.toFixed(0)} ms`);
+  });
+}

@@ -221,7 +221,7 @@ export class CPythonChannel implements Transport {
   setQueued(): void {}
 
   /**
-   * Releases this process's descriptors and semaphores; the names this
+   * Releases this process's descriptors; the names this
    * process created are unlinked unless `keepNames` (a worker that was
    * handed the queue may not have opened them yet).
    */
@@ -235,7 +235,11 @@ export class CPythonChannel implements Transport {
     }
     closeFd(this.readFd);
     closeFd(this.writeFd);
-    for (const s of this.semaphores) s.close();
     if (!keepNames) unlinkNames(this.names);
+  }
+
+  /** Unmaps the semaphores (once no wait can sleep on them: see `Core`). */
+  closeSemaphores(): void {
+    for (const s of this.semaphores) s.close();
   }
 }

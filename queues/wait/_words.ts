@@ -111,6 +111,8 @@ class WordPoller {
   /** The words of the call in flight (entry i + 1 of the list), and their values. */
   readonly #armed: SharedWord[] = [];
   readonly #seen: number[] = [];
+  /** Words with waits that did not fit in the call in flight (they take turns). */
+  readonly #leftOut = new Set<SharedWord>();
   readonly #list = new WaitList();
   /** The interrupt word, private to this process. */
   readonly #ctl = new Int32Array(1);
@@ -169,9 +171,11 @@ class WordPoller {
     const armed = this.#armed;
     armed.length = this.#seen.length = 0;
     let ms = POLL_MS;
+    this.#leftOut.clear();
     for (const [word, set] of [...this.#waits]) {
       if (armed.length === WAITV_MAX - 1) {
         ms = Math.min(ms, SLICE_MS); // the rest take turns
+        this.#leftOut.add(word);
         continue;
       }
       word.sleeping(1);
@@ -194,7 +198,11 @@ class WordPoller {
   /**
    * The call returned: wakes the waits of the word it names (`index`), of
    * every word that changed, and (after a slice) of every word; the words
-   * left out of the call look again too.
+   * left out of the call (more than it takes) look again too. Words whose
+   * waits came after the call began are armed by the next one: waking them
+   * would only make them come back at once, and so on. A wake this call
+   * took for a word nobody here waits on any more is passed on to another
+   * sleeper (a semaphore's `sem_post` wakes only one).
    */
   #dispatch(index: number, elapsed: number): void {
     const armed = this.#armed;
@@ -202,18 +210,32 @@ class WordPoller {
       const word = armed[i];
       word.sleeping(-1);
       const set = this.#waits.get(word);
-      if (set === undefined) continue;
+      if (set === undefined) {
+        if (i === index) word.wake(1);
+        continue;
+      }
       if (
         i === index || word.load() !== this.#seen[i] ||
         elapsed >= word.sliceMs - 1
       ) this.#wakeAll(word, set);
     }
-    if (this.#waits.size > armed.length) {
-      for (const [word, set] of [...this.#waits]) {
-        if (!armed.includes(word)) this.#wakeAll(word, set);
-      }
+    for (const word of this.#leftOut) {
+      const set = this.#waits.get(word);
+      if (set !== undefined) this.#wakeAll(word, set);
     }
+    this.#leftOut.clear();
     armed.length = 0;
+  }
+
+  /**
+   * Resolves once no call in flight has a word armed that no wait needs
+   * (their memory may then be unmapped): the call in flight is made to
+   * return, and the next one arms only words with waits.
+   */
+  quiesce(): Promise<unknown> | null {
+    if (this.#call === null) return null;
+    this.#interrupt();
+    return this.#call;
   }
 
   /** Wakes every wait on `word`. */
@@ -224,6 +246,16 @@ class WordPoller {
 }
 
 const words = new WordPoller();
+
+/**
+ * Resolves once no helper-thread call of this process sleeps on a word no
+ * wait needs: call it before unmapping words whose waits have all ended.
+ *
+ * @returns null when nothing is in flight (unmap at once)
+ */
+export function wordsQuiet(): Promise<unknown> | null {
+  return hasFutexWaitv ? words.quiesce() : null;
+}
 
 /**
  * Without `futex_waitv`: the sleep of one word, one futex wait on a helper

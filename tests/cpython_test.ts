@@ -494,3 +494,82 @@ guardedTest(
     });
   },
 );
+
+/** A Python worker that holds a lock or writes part of a frame (hold_lock.py), killed at the end. */
+async function withHolder(
+  q: Queue<unknown>,
+  what: "rlock" | "torn" | "first_torn",
+  f: () => Promise<void>,
+): Promise<void> {
+  await using ctl = new Queue<string>({ cpython: true });
+  await using child = spawnPython(pythonScript("hold_lock.py"), {
+    args: [q, ctl, what],
+    env: { PYTHONPATH: MPQ_DIR },
+  });
+  strictEqual(await ctl.get({ timeout: 30_000 }), "held");
+  try {
+    await f();
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
+guardedTest(
+  "cpython: two gets of one process never read at once: the second waits for the lock while the first finishes a slow frame, and a CPython reader finds the stream whole",
+  async () => {
+    await using q = new Queue<unknown>({ cpython: true });
+    await using ctl = new Queue<string>({ cpython: true });
+    await using go = new Queue<number>({ cpython: true });
+    await using report = new Queue<string>({ cpython: true });
+    await withWorker("python3", "slow_frames.py", [q, ctl, go], async () => {
+      strictEqual(await ctl.get({ timeout: 30_000 }), "begun");
+      const a = q.get({ timeout: 20_000 });
+      await new Promise((r) => setTimeout(r, 100)); // a holds the lock, mid-frame
+      const b = q.get({ timeout: 20_000 });
+      await go.put(1);
+      strictEqual(await ctl.get({ timeout: 30_000 }), "written");
+      // The second frame stays half written for 1 s: a CPython reader
+      // started now must wait for the lock, not read its rest as a header.
+      await withWorker("python3", "take_rlock.py", [q, report], async () => {
+        deepStrictEqual(await a, new Uint8Array(300_000).fill(120));
+        strictEqual(await b, "second");
+        strictEqual(
+          await report.get({ timeout: 30_000 }),
+          "rlock True; nothing to read",
+        );
+      });
+    });
+  },
+);
+
+guardedTest(
+  "cpython: frames taken before an abort in the middle of the next frame are returned, not dropped",
+  async () => {
+    await using q = new Queue<unknown>({ cpython: true });
+    await withHolder(q, "first_torn", async () => {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 200);
+      deepStrictEqual(
+        await q.getMany({ maxItems: 10, signal: ac.signal }),
+        ["first"],
+      );
+      await rejects(q.getMany({ maxItems: 10, timeout: 100 }), Empty);
+    });
+  },
+);
+
+guardedTest(
+  "cpython: close() ends a get waiting for the rest of a frame with ClosedError",
+  async () => {
+    const q = new Queue<unknown>({ cpython: true });
+    await withHolder(q, "torn", async () => {
+      const get = q.get();
+      await new Promise((r) => setTimeout(r, 100)); // mid-frame now
+      const t = performance.now();
+      q.close();
+      await rejects(get, { name: "ClosedError" });
+      ok(performance.now() - t < 2000, `took ${performance.now() - t} ms`);
+    });
+  },
+);

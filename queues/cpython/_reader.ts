@@ -55,8 +55,17 @@ export class PipeReader {
   #bodyGot = 0;
   /** This process holds the read lock (always while a frame is begun). */
   #holding = false;
-  /** Frames given up half-read when this process closed the queue. */
+  /**
+   * The read call of this process reading under the lock now; null when
+   * none is (a half-read frame left then is the next read's to finish).
+   */
+  #owner: object | null = null;
+  /** An error met by a read after it had taken frames: the next read throws it. */
+  #failure: unknown = undefined;
+  /** Frames this process closed the queue in the middle of, never finished. */
   #torn = 0;
+  /** Frames finished and dropped because this process closed the queue. */
+  #lost = 0;
   /** The largest payload a header may declare. */
   maxFrame = DEFAULT_MAX_FRAME;
 
@@ -71,36 +80,45 @@ export class PipeReader {
     return pollNow(this.fd, POLLIN) !== 0;
   }
 
-  /** Frames discarded: those cut short by a close in the middle. */
+  /** Frames this process dropped, or left torn, by closing mid-frame. */
   stats(): QueueStats {
-    return { tornFrames: this.#torn, lostFrames: 0 };
+    return { tornFrames: this.#torn, lostFrames: this.#lost };
   }
 
   /**
    * Waits (without the read lock) until frames arrive, then takes up to
-   * `maxItems` of them under one hold of it, exactly their bytes. A wait
-   * that ends while a frame is half read keeps the lock and the part read:
-   * this process's next read finishes that frame first.
+   * `maxItems` of them under one hold of it, exactly their bytes. One call
+   * of this process reads at a time; the others wait for the lock as any
+   * reader does. A wait that ends while a frame is half read (a timeout, an
+   * abort, a close) keeps the lock and the part read: this process's next
+   * read finishes that frame first. Frames taken before such an end are
+   * returned, never dropped.
    */
   async readFrames(request: ReadRequest): Promise<unknown[] | null> {
     const { maxItems, maxBytes, until, check, decode } = request;
     const lock = this.#lock;
+    const me = {};
     for (;;) {
       check();
       until.signal?.throwIfAborted();
-      if (!this.#holding) {
-        if (lock.tryAcquire()) {
-          this.#holding = true;
-        } else {
-          if (until.deadline <= performance.now()) return null;
-          if (!this.readable()) {
-            if (!this.#spin()) await fdReady(this.fd, POLLIN, until);
-          } else if (await lock.wait(until)) {
-            this.#holding = true;
-          }
+      this.#throwFailure();
+      if (!this.#mayRead()) {
+        if (until.deadline <= performance.now()) return null;
+        if (!this.#holding && !this.readable()) {
+          if (!this.#spin()) await fdReady(this.fd, POLLIN, until);
           continue;
         }
+        if (!await lock.wait(until)) continue;
+        this.#holding = true;
+        try {
+          check();
+          until.signal?.throwIfAborted();
+        } catch (e) {
+          this.#done(0);
+          throw e;
+        }
       }
+      this.#owner = me;
       const payloads: Uint8Array[] = [];
       let bytes = 0;
       try {
@@ -108,13 +126,20 @@ export class PipeReader {
           const p = this.#step();
           if (p === null) break;
           if (p === MORE) {
+            // Return what was taken; wait for a frame's rest only with none.
+            if (payloads.length > 0) break;
             if (!await fdReady(this.fd, POLLIN, until)) break;
+            check(); // a close() woke the wait
             continue;
           }
           payloads.push(p);
           bytes += p.length;
         }
+      } catch (e) {
+        if (payloads.length === 0) throw e;
+        this.#failure = e; // the frames taken go out first
       } finally {
+        this.#owner = null;
         this.#done(payloads.length);
       }
       if (payloads.length > 0) {
@@ -128,28 +153,37 @@ export class PipeReader {
   }
 
   /**
-   * Waits up to {@linkcode SPIN_MS} on this thread for data, yielding the
-   * CPU between looks (so a writer on the same CPU runs).
-   *
-   * @returns whether data arrived
+   * Whether this call may read now: this process holds the lock and no
+   * other call of it is reading (a half-read frame left behind is this
+   * call's to finish), or the lock was free and is now held.
    */
-  #spin(): boolean {
-    const end = performance.now() + SPIN_MS;
-    do {
-      yieldCpu();
-      if (this.readable()) return true;
-    } while (performance.now() < end);
-    return false;
+  #mayRead(): boolean {
+    if (this.#holding) return this.#owner === null;
+    if (!this.#lock.tryAcquire()) return false;
+    this.#holding = true;
+    return true;
+  }
+
+  /** Throws an error met by an earlier read after it had taken frames. */
+  #throwFailure(): void {
+    const failure = this.#failure;
+    if (failure === undefined) return;
+    this.#failure = undefined;
+    throw failure;
   }
 
   /**
    * Takes one frame without waiting for data: {@linkcode NOTHING} if there
-   * is none or another reader holds the lock. The rest of a frame that has
-   * begun to arrive is waited for synchronously (at most
-   * {@linkcode REST_MS}; after that it stays begun, the lock held).
+   * is none, another reader holds the lock, or another call of this process
+   * is reading. The rest of a frame that has begun to arrive is waited for
+   * synchronously (at most {@linkcode REST_MS}; after that it stays begun,
+   * the lock held).
    */
   readFrameNow(decode: FrameDecoder): unknown {
-    if (!this.#holding) {
+    this.#throwFailure();
+    if (this.#holding) {
+      if (this.#owner !== null) return NOTHING;
+    } else {
       if (!this.readable() || !this.#lock.tryAcquire()) return NOTHING;
       this.#holding = true;
     }
@@ -175,9 +209,10 @@ export class PipeReader {
 
   /**
    * This process closes the queue: a frame it has begun to read is waited
-   * for (at most {@linkcode REST_MS}) and dropped, so that the stream stays
-   * whole for the other readers; if it does not come, the lock stays held
-   * (the stream cannot be resynchronized: CPython's readers would misread).
+   * for (at most {@linkcode REST_MS}) and dropped (counted lost), so that
+   * the stream stays whole for the other readers; if it does not come, the
+   * lock stays held (counted torn: the stream cannot be resynchronized, as
+   * CPython's readers would misread it).
    */
   close(): void {
     if (!this.#holding) return;
@@ -187,17 +222,36 @@ export class PipeReader {
         const p = this.#step();
         if (p === null || p !== MORE) break;
         const left = Math.ceil(end - performance.now());
-        if (left <= 0) return;
+        if (left <= 0) {
+          this.#torn++;
+          return;
+        }
         pollNow(this.fd, POLLIN, left);
       }
     } catch {
+      this.#torn++;
       return;
     }
-    this.#torn++;
+    this.#lost++;
     this.#ledger.taken(1);
     this.#ledger.dropped(1);
     this.#holding = false;
     this.#lock.release();
+  }
+
+  /**
+   * Waits up to {@linkcode SPIN_MS} on this thread for data, yielding the
+   * CPU between looks (so a writer on the same CPU runs).
+   *
+   * @returns whether data arrived
+   */
+  #spin(): boolean {
+    const end = performance.now() + SPIN_MS;
+    do {
+      yieldCpu();
+      if (this.readable()) return true;
+    } while (performance.now() < end);
+    return false;
   }
 
   /**

@@ -69,6 +69,18 @@ export function commandLine(): string[] {
   }
 }
 
+/**
+ * The inode of this process's pid namespace (`/proc/self/ns/pid`): pids
+ * name processes only within one namespace.
+ */
+export function pidNamespace(): string {
+  const buf = new Uint8Array(256);
+  const n = libc.readlink(cstr("/proc/self/ns/pid"), buf, buf.length);
+  if (n <= 0) return "0";
+  const m = /\[(\d+)\]/.exec(new TextDecoder().decode(buf.subarray(0, n)));
+  return m === null ? "0" : m[1];
+}
+
 /** This process's working directory (`/proc/self/cwd`). */
 export function workingDirectory(): string {
   const buf = new Uint8Array(4096);

@@ -8,6 +8,7 @@
  */
 
 import { setCloseOnExec } from "../ffi/fd.ts";
+import { environment } from "../ffi/process.ts";
 import { MPQ_SOURCE } from "../python/_mpq_source.ts";
 import { pickleArgs } from "./_python.ts";
 import { Worker, type WorkerProcess } from "./spawn.ts";
@@ -53,20 +54,47 @@ const ARGS_ENV = "MPQ_WORKER_ARGS";
 const MAX_ARGS = 120_000;
 
 /**
- * Makes `mpq` importable (the package's `python/mpq.py`, wherever the
- * package was loaded from), then runs the script as `python script.py`
- * would: `sys.argv[0]` and `sys.path[0]` are the script's.
+ * Where `python/mpq.py` is on disk when this package was loaded from files
+ * (a `file:` URL): put on the worker's `PYTHONPATH`. Null when it was loaded
+ * from the network (JSR): see {@linkcode BOOTSTRAP}.
  */
-const BOOTSTRAP = `import os, runpy, sys, types
-m = types.ModuleType("mpq")
-m.__file__ = "mpq.py"
-exec(compile(sys.argv[1], "mpq.py", "exec"), m.__dict__)
-sys.modules["mpq"] = m
+const MPQ_DIR: string | null = (() => {
+  const url = new URL("../python/", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : null;
+})();
+
+/**
+ * Without `python/` on disk: writes `mpq.py` (given as `argv[1]`) into a
+ * directory named for its content under the temporary directory (once; an
+ * atomic rename), puts that directory first on `sys.path` and on
+ * `PYTHONPATH` (so that the worker's own multiprocessing children import it
+ * too), then runs the script as `python script.py` would.
+ */
+export const BOOTSTRAP = `import hashlib, os, runpy, sys, tempfile
+src = sys.argv[1]
+d = os.path.join(tempfile.gettempdir(), "mpq-" + hashlib.sha256(src.encode()).hexdigest()[:16])
+if not os.path.exists(os.path.join(d, "mpq.py")):
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, "mpq.py.%d" % os.getpid())
+    with open(tmp, "w") as f:
+        f.write(src)
+    os.replace(tmp, os.path.join(d, "mpq.py"))
+os.environ["PYTHONPATH"] = os.pathsep.join([d] + [p for p in [os.environ.get("PYTHONPATH")] if p])
 sys.argv = sys.argv[2:]
 sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
-del os, types, m
+sys.path.insert(1, d)
+del hashlib, os, tempfile, src, d
 runpy.run_path(sys.argv[0], run_name="__main__")
 `;
+
+/** `PYTHONPATH` with `dir` first, keeping what the caller or this process set. */
+function pythonPath(
+  dir: string,
+  env: Record<string, string> | undefined,
+): string {
+  const rest = env?.PYTHONPATH ?? environment("PYTHONPATH");
+  return rest ? `${dir}:${rest}` : dir;
+}
 
 /** The script's path: a `file:` URL or a path (relative to the cwd). */
 function scriptPath(script: string | URL): string {
@@ -96,7 +124,10 @@ function scriptPath(script: string | URL): string {
  * `multiprocessing.queues.Queue` / `SimpleQueue` / `JoinableQueue` objects
  * on the same pipes and semaphores, used with plain `get()`, `put()`,
  * `task_done()` and `join()`. The `mpq` module (`python/mpq.py` of this
- * package) is provided to the worker; nothing needs installing.
+ * package) is provided to the worker, and to its own multiprocessing
+ * children, on `PYTHONPATH` (loaded from the network, the package has it
+ * written once into the temporary directory, as `mpq-<hash>/mpq.py`);
+ * nothing needs installing.
  *
  * The parent needs `--allow-run --allow-ffi`.
  *
@@ -157,9 +188,15 @@ export function spawnPython(
     );
   }
   const command = new Deno.Command(python, {
-    args: ["-c", BOOTSTRAP, MPQ_SOURCE, path],
+    args: MPQ_DIR !== null ? [path] : ["-c", BOOTSTRAP, MPQ_SOURCE, path],
     cwd: options?.cwd,
-    env: { ...options?.env, [ARGS_ENV]: payload },
+    env: {
+      ...options?.env,
+      ...(MPQ_DIR !== null
+        ? { PYTHONPATH: pythonPath(MPQ_DIR, options?.env) }
+        : {}),
+      [ARGS_ENV]: payload,
+    },
     stdin: "null",
     stdout: options?.stdout ?? "inherit",
     stderr: options?.stderr ?? "inherit",

@@ -35,6 +35,7 @@ __all__ = ["worker_args", "spawn_deno"]
 _ENV = "MPQ_WORKER_ARGS"
 _DENO_FLAG = "--mp-queues-python="
 _TAG = "mpq.queue"
+_MAX_ARG = 120_000  # Linux takes at most 128 KiB per command-line argument
 _KINDS = ("SimpleQueue", "Queue", "JoinableQueue")
 _SEMAPHORES = {"SimpleQueue": 2, "Queue": 3, "JoinableQueue": 8}
 _RECURSIVE_MUTEX, _SEMAPHORE = 0, 1
@@ -168,6 +169,12 @@ def spawn_deno(module, args=(), permissions=(), deno=None, **popen_kwargs):
     buf = io.BytesIO()
     _Pickler(buf, fds).dump(list(args))
     payload = base64.b64encode(buf.getvalue()).decode("ascii")
+    if len(payload) > _MAX_ARG:
+        raise ValueError(
+            "mpq: the args take %d bytes encoded, more than the %d-byte "
+            "command-line limit; send large data through a queue"
+            % (len(payload), _MAX_ARG)
+        )
     exe = deno or os.environ.get("DENO") or shutil.which("deno")
     if exe is None:
         raise FileNotFoundError(

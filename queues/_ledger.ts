@@ -81,7 +81,14 @@ export class Ledger {
     const got = this.#slots!.tryTake(n);
     if (got > 0) {
       this.#producers?.add(got);
-      this.#unfinished?.post(got);
+      try {
+        this.#unfinished?.post(got);
+      } catch (e) {
+        // (a CPython queue's Condition lock held too long): nothing taken
+        this.#producers?.add(-got);
+        this.#slots!.post(got);
+        throw e;
+      }
     }
     return got;
   }

@@ -86,7 +86,6 @@ async function withWorker(
   await using child = spawnPython(pythonScript(script), {
     args,
     python,
-    env: { PYTHONPATH: MPQ_DIR },
   });
   await f();
   const status = await child.status;
@@ -308,13 +307,11 @@ guardedTest(
       ...["p0", "p1"].map((tag) =>
         spawnPython(pythonScript("produce.py"), {
           args: [jobs, tag, PER],
-          env: { PYTHONPATH: MPQ_DIR },
         })
       ),
       ...["pc0", "pc1"].map((tag) =>
         spawnPython(pythonScript("consume.py"), {
           args: [jobs, seen, tag],
-          env: { PYTHONPATH: MPQ_DIR },
         })
       ),
     ];
@@ -413,7 +410,6 @@ guardedTest(
     await using ctl = new Queue<string>({ cpython: true });
     const child = spawnPython(pythonScript("hold_lock.py"), {
       args: [q, ctl, "rlock"],
-      env: { PYTHONPATH: MPQ_DIR },
     });
     strictEqual(await ctl.get({ timeout: 30_000 }), "held");
     child.kill("SIGKILL");
@@ -438,7 +434,6 @@ guardedTest(
     await using ctl = new Queue<string>({ cpython: true });
     const child = spawnPython(pythonScript("hold_lock.py"), {
       args: [q, ctl, "torn"],
-      env: { PYTHONPATH: MPQ_DIR },
     });
     strictEqual(await ctl.get({ timeout: 30_000 }), "held");
     child.kill("SIGKILL");
@@ -459,7 +454,6 @@ guardedTest(
     await jobs.joinThread();
     await using child = spawnPython(pythonScript("echo.py"), {
       args: [jobs, results],
-      env: { PYTHONPATH: MPQ_DIR },
     });
     jobs.close(); // its names stay until the worker exits
     deepStrictEqual(await results.get({ timeout: 30_000 }), [
@@ -504,7 +498,6 @@ async function withHolder(
   await using ctl = new Queue<string>({ cpython: true });
   await using child = spawnPython(pythonScript("hold_lock.py"), {
     args: [q, ctl, what],
-    env: { PYTHONPATH: MPQ_DIR },
   });
   strictEqual(await ctl.get({ timeout: 30_000 }), "held");
   try {
@@ -573,3 +566,68 @@ guardedTest(
     });
   },
 );
+
+Deno.test("cpython: the sweep unlinks names of dead creators in this pid namespace only (another container's live processes are not taken for dead)", async () => {
+  const { NamedSemaphore } = await import("../ffi/semaphore.ts");
+  const { pidNamespace } = await import("../ffi/process.ts");
+  const { sweepNames } = await import("../queues/cpython/_names.ts");
+  const ns = pidNamespace();
+  const other = ns === "1" ? "2" : "1";
+  // pid 2^22 + 1 is above Linux's pid_max: nobody has it here.
+  const dead = `/mpq-${ns}-4194305-1-test`;
+  const foreign = `/mpq-${other}-4194305-1-test`;
+  for (const name of [dead, foreign]) NamedSemaphore.create(name, 0).close();
+  try {
+    deepStrictEqual(sweepNames(), [dead]);
+    ok(shmNames().includes(`sem${foreign.replace("/", ".")}`));
+    ok(!shmNames().includes(`sem${dead.replace("/", ".")}`));
+  } finally {
+    NamedSemaphore.unlink(foreign);
+    NamedSemaphore.unlink(dead);
+  }
+});
+
+for (const py of PYTHONS) {
+  guardedTest(
+    `cpython ${py.version}: a Python worker's own multiprocessing child (spawn context) imports mpq and puts on the Deno queue`,
+    async () => {
+      await using q = new Queue<string>({ cpython: true });
+      await withWorker(py.path, "grandchild.py", [q], async () => {
+        strictEqual(await q.get({ timeout: 30_000 }), "from a grandchild");
+        strictEqual(await q.get({ timeout: 30_000 }), "child exit 0");
+      });
+    },
+  );
+}
+
+Deno.test("cpython: without python/ on disk (a package loaded from JSR), the bootstrap writes mpq.py once into the temporary directory, for the worker and its children", async () => {
+  const { BOOTSTRAP } = await import("../process/spawn_python.ts");
+  const { MPQ_SOURCE } = await import("../python/_mpq_source.ts");
+  const tmp = await Deno.makeTempDir();
+  try {
+    const run = () =>
+      new Deno.Command("python3", {
+        args: [
+          "-c",
+          BOOTSTRAP,
+          MPQ_SOURCE,
+          pythonScript("import_mpq.py").pathname,
+        ],
+        env: { TMPDIR: tmp },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    for (let i = 0; i < 2; i++) {
+      const out = await run();
+      const text = new TextDecoder().decode(out.stdout);
+      strictEqual(out.code, 0, text + new TextDecoder().decode(out.stderr));
+      const [here, child] = text.trim().split("\n");
+      strictEqual(here, child);
+      ok(here.startsWith(`${tmp}/mpq-`) && here.endsWith("/mpq.py"), here);
+      strictEqual(Deno.readTextFileSync(here), MPQ_SOURCE);
+    }
+    strictEqual([...Deno.readDirSync(tmp)].length, 1, "one cached copy");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,18 +1,21 @@
 // The names of the semaphores this process creates for CPython-compatible
-// queues: `/mpq-<pid>-<start time>-<n>`, so that the creator of every name
-// is known for good. A name is unlinked when its queue no longer needs it,
+// queues: `/mpq-<pid namespace>-<pid>-<start time>-<n>`, so that the creator
+// of every name is known for good (a pid is reused, the triple is not; and
+// processes of another pid namespace, e.g. another container sharing
+// /dev/shm, are never taken for dead). A name is unlinked when its queue no longer needs it,
 // the rest when this process exits; the names of a creator that was killed
 // are swept by the next process that loads this module.
 
 import { listDirectory } from "../../ffi/dir.ts";
-import { pid, startTime } from "../../ffi/process.ts";
+import { pid, pidNamespace, startTime } from "../../ffi/process.ts";
 import { NamedSemaphore } from "../../ffi/semaphore.ts";
 
 /** Where glibc keeps named semaphores (`sem.<name>` for `/<name>`). */
 const SHM_DIR = "/dev/shm";
-/** A name of ours, as a file in {@linkcode SHM_DIR}: creator pid and start time. */
-const OURS = /^sem\.mpq-(\d+)-(\d+)-[0-9a-z]+$/;
+/** A name of ours, as a file in {@linkcode SHM_DIR}: namespace, creator pid, start time. */
+const OURS = /^sem\.mpq-(\d+)-(\d+)-(\d+)-[0-9a-z]+$/;
 
+const namespace = pidNamespace();
 const started = startTime(pid) ?? "0";
 /** Names this process created and has not unlinked yet. */
 const linked = new Set<string>();
@@ -22,7 +25,7 @@ let counter = 0;
 function freshName(): string {
   const tag = (counter++).toString(36) +
     Math.floor(Math.random() * 36 ** 4).toString(36);
-  return `/mpq-${pid}-${started}-${tag}`;
+  return `/mpq-${namespace}-${pid}-${started}-${tag}`;
 }
 
 /** Creates a semaphore with `value` under a fresh name of this process. */
@@ -61,7 +64,8 @@ export function sweepNames(): string[] {
   }
   for (const file of files) {
     const m = OURS.exec(file);
-    if (m === null || startTime(Number(m[1])) === m[2]) continue;
+    if (m === null || m[1] !== namespace) continue;
+    if (startTime(Number(m[2])) === m[3]) continue;
     const name = "/" + file.slice("sem.".length);
     try {
       if (NamedSemaphore.unlink(name)) swept.push(name);

@@ -45,4 +45,13 @@ export type { Serializer } from "./queues/serializer.ts";
 export { spawn, workerArgs } from "./process/spawn.ts";
 export type { SpawnOptions, WorkerProcess } from "./process/spawn.ts";
 export { spawnPython } from "./process/spawn_python.ts";
+export { Pool } from "./process/pool.ts";
+export type {
+  AnyFunction,
+  MapOptions,
+  PoolOptions,
+  TaskArgs,
+  TaskName,
+  TaskResult,
+} from "./process/pool.ts";
 export type { SpawnPythonOptions } from "./process/spawn_python.ts";

@@ -15,7 +15,16 @@
 import type { Queue } from "../queues/queue.ts";
 import { workerArgs } from "./spawn.ts";
 
-type Task = [id: number, name: string, chunk: unknown[][]] | null;
+/** A chunk: items that are one argument each, or (`spread`) argument lists. */
+type Task =
+  | [id: number, name: string, chunk: unknown[], spread: boolean]
+  | null;
+
+/** Whether `v` is a promise-like value (only those are awaited). */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function";
+}
 
 /**
  * Runs a pool worker: `load` imports the task module.
@@ -66,7 +75,7 @@ export async function runPoolWorker(
   for (;;) {
     const task = await inbox.get();
     if (task === null) break;
-    const [id, name, chunk] = task;
+    const [id, name, chunk, spread] = task;
     const fn = tasks[name];
     if (typeof fn !== "function") {
       await answer(
@@ -87,7 +96,11 @@ export async function runPoolWorker(
     const out: unknown[] = new Array(chunk.length);
     let i = 0;
     try {
-      for (; i < chunk.length; i++) out[i] = await fn(...chunk[i]);
+      for (; i < chunk.length; i++) {
+        let r = spread ? fn(...chunk[i] as unknown[]) : fn(chunk[i]);
+        if (isThenable(r)) r = await r; // a sync task costs no microtask
+        out[i] = r;
+      }
     } catch (e) {
       await answer(["error", slot, id, i, e], id, i);
       continue;

@@ -125,8 +125,11 @@ type PoolMessage =
   | ["done", number, number, unknown[]]
   | ["error", number, number, number, unknown];
 
-/** A task as a worker receives it: id, function name, argument lists. */
-type Task = [number, string, unknown[][]] | null;
+/**
+ * A task as a worker receives it: id, function name, the items, and whether
+ * each item is an argument list (else the one argument).
+ */
+type Task = [number, string, unknown[], boolean] | null;
 
 /** One call's view of its chunks finishing. */
 interface Job {
@@ -142,7 +145,9 @@ interface Job {
 interface Chunk {
   readonly id: number;
   readonly name: string;
-  readonly args: unknown[][];
+  /** The items: one argument each, or (`spread`) argument lists. */
+  readonly args: unknown[];
+  readonly spread: boolean;
   /** The index of the chunk's first item in its call. */
   readonly offset: number;
   readonly job: Job;
@@ -294,11 +299,9 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     items: Iterable<TaskArgs<M, K>[0]>,
     options?: MapOptions,
   ): Promise<TaskResult<M, K>[]> {
-    return this.starmap(
-      name,
-      Array.from(items, (item) => [item]) as TaskArgs<M, K>[],
-      options,
-    );
+    return this.#run(name, listOf(items), false, options) as Promise<
+      TaskResult<M, K>[]
+    >;
   }
 
   /**
@@ -322,12 +325,23 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     items: Iterable<TaskArgs<M, K>>,
     options?: MapOptions,
   ): Promise<TaskResult<M, K>[]> {
-    const args = Array.from(items) as unknown[][];
-    const { promise, resolve, reject } = Promise.withResolvers<
+    return this.#run(name, listOf(items), true, options) as Promise<
       TaskResult<M, K>[]
-    >();
+    >;
+  }
+
+  /** Runs `args` in chunks: `map` (one argument each) or `starmap` (`spread`). */
+  #run(
+    name: string,
+    args: readonly unknown[],
+    spread: boolean,
+    options: MapOptions | undefined,
+  ): Promise<unknown[]> {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown[]>();
     const signal = options?.signal;
-    const out = new Array(args.length);
+    /** The results of each chunk, by chunk number (joined at the end). */
+    const parts: unknown[][] = [];
+    let size = 1;
     let left = 0;
     let over = false;
     const onAbort = () => job.failed(null, signal!.reason);
@@ -339,12 +353,12 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     const job: Job = {
       done: (chunk, results) => {
         if (over) return;
-        for (let i = 0; i < results.length; i++) {
-          out[chunk.offset + i] = results[i];
-        }
+        parts[chunk.offset / size] = results;
         if (--left === 0) {
           finish();
-          resolve(out);
+          resolve(
+            parts.length === 1 ? parts[0] : ([] as unknown[]).concat(...parts),
+          );
         }
       },
       failed: (_chunk, error) => {
@@ -359,7 +373,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     try {
       this.#check();
       signal?.throwIfAborted();
-      const size = chunkSizeOf(options?.chunkSize, args.length, this.#size);
+      size = chunkSizeOf(options?.chunkSize, args.length, this.#size);
       if (args.length === 0) {
         over = true;
         resolve([]);
@@ -372,6 +386,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
           id: this.#nextId++,
           name,
           args: args.slice(i, i + size),
+          spread,
           offset: i,
           job,
         });
@@ -564,7 +579,8 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       if (chunk.job.over) continue;
       best.held.set(chunk.id, chunk);
       best.sent++;
-      best.inbox.put([chunk.id, chunk.name, chunk.args]).catch((e) => {
+      const task: Task = [chunk.id, chunk.name, chunk.args, chunk.spread];
+      best.inbox.put(task).catch((e) => {
         best.held.delete(chunk.id);
         chunk.job.failed(chunk, e);
       });
@@ -694,7 +710,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     options: MapOptions | undefined,
     ordered: boolean,
   ): AsyncGenerator<TaskResult<M, K>> {
-    const args = Array.from(items, (item) => [item]);
+    const args: readonly unknown[] = listOf(items);
     this.#check();
     options?.signal?.throwIfAborted();
     const size = options?.chunkSize === undefined
@@ -730,6 +746,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
           id: this.#nextId++,
           name,
           args: args.slice(i, i + size),
+          spread: false,
           offset: i,
           job,
         });
@@ -830,4 +847,13 @@ function resolveModule(module: string | URL): string {
     return module;
   }
   return new URL(module, `file://${Deno.cwd()}/`).href;
+}
+
+/**
+ * The items as an array: an array as it is (its chunks are copied
+ * synchronously, before the call returns), anything else copied (a fresh
+ * 100,000-element array costs milliseconds of page faults on some machines).
+ */
+function listOf<T>(items: Iterable<T>): readonly T[] {
+  return Array.isArray(items) ? items : Array.from(items);
 }

@@ -201,3 +201,20 @@ Deno.test("examples/python_parent.py: a Python parent's queues reach a Deno work
     "deno worker exited with 0",
   ]);
 });
+
+Deno.test("examples/process_pool.ts: Pool.map in order, imapUnordered, a throwing task and a dying worker, and the pool goes on", async () => {
+  checkTask("example:process-pool", "examples/process_pool.ts");
+  const { lines } = await runExample("examples/process_pool.ts");
+  deepStrictEqual(lines, [
+    "collatz(837799) = 524 steps",
+    "collatz(77031) = 350 steps",
+    "collatz(6171) = 261 steps",
+    "collatz(871) = 178 steps",
+    "collatz(97) = 118 steps",
+    "collatz(27) = 111 steps",
+    "imapUnordered: 6 results as they finished",
+    "a task threw: RangeError: refusing 7",
+    "a worker died: WorkerExitError, exit code 3",
+    "the pool goes on: collatz(27) = 111",
+  ]);
+});

@@ -94,7 +94,9 @@ function median(xs: number[]): number {
 const ideal = BUSY_N * BUSY_MS / processes / 1000;
 const deno = runs["Pool.map (Deno)"];
 console.log(
-  `\n| system | ${TINY_N} tiny tasks | tasks/s | first map of a fresh pool | ${BUSY_N} × ${BUSY_MS} ms CPU-bound | vs ideal ${ideal.toFixed(2)} s |`,
+  `\n| system | ${TINY_N} tiny tasks | tasks/s | first map of a fresh pool | ${BUSY_N} × ${BUSY_MS} ms CPU-bound | vs ideal ${
+    ideal.toFixed(2)
+  } s |`,
 );
 console.log("| --- | --- | --- | --- | --- | --- |");
 for (const [system, cells] of Object.entries(runs)) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { WorkerExitError } from "../queues/errors.ts";
+import { ClosedError, WorkerExitError } from "../queues/errors.ts";
 import { Queue } from "../queues/queue.ts";
 import { spawn, type WorkerProcess } from "./spawn.ts";
 
@@ -208,6 +208,8 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
   readonly #pending: Chunk[] = [];
   #nextId = 0;
   #state: "open" | "closed" | "terminated" = "open";
+  /** A worker has loaded the module and run the initializer, ever. */
+  #loaded = false;
   /** Why every call fails: the module or the initializer failed. */
   #broken: { error: unknown } | null = null;
   /** The loop that reads the workers' messages. */
@@ -251,7 +253,18 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       }));\n`,
     );
     this.#slots = new Array(size).fill(null);
-    for (let i = 0; i < size; i++) this.#start(i);
+    try {
+      for (let i = 0; i < size; i++) this.#start(i);
+    } catch (e) {
+      // (args that cannot cross, a cwd that does not exist): nothing stays
+      for (const slot of this.#slots) {
+        slot?.inbox.cancelJoinThread();
+        slot?.inbox.close();
+        slot?.process.kill("SIGKILL");
+      }
+      this.#results.close();
+      throw e;
+    }
     this.#reading = this.#read();
   }
 
@@ -583,6 +596,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       best.inbox.put(task).catch((e) => {
         best.held.delete(chunk.id);
         chunk.job.failed(chunk, e);
+        this.#pump(); // the worker may be idle now (a stop to send)
       });
     }
     for (const slot of this.#slots) {
@@ -612,8 +626,9 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       let message: PoolMessage;
       try {
         message = await this.#results.get();
-      } catch {
-        return; // closed by join()
+      } catch (e) {
+        if (e instanceof ClosedError) return; // closed by join()
+        continue; // a message that could not be read: the others still count
       }
       this.#handle(message);
     }
@@ -626,6 +641,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     switch (message[0]) {
       case "ready":
         slot.ready = true;
+        this.#loaded = true;
         break;
       case "init-error":
         this.#break(message[2]);
@@ -679,6 +695,9 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       }
       this.#handle(message);
     }
+    // What is still buffered for it can never be written (nobody reads its
+    // pipe): drop it, or the feeder would keep this process alive.
+    slot.inbox.cancelJoinThread();
     slot.inbox.close();
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = null;
     const error = new WorkerExitError(
@@ -693,8 +712,10 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
     slot.held.clear();
     running?.job.failed(running, error);
     this.#pending.unshift(...waiting.filter((c) => !c.job.over));
-    if (!slot.ready && !slot.stopping && this.#broken === null) {
-      // It died before it could run a task: its replacement would too.
+    if (
+      !slot.ready && !slot.stopping && this.#broken === null && !this.#loaded
+    ) {
+      // No worker ever got the module loaded: its replacement would die too.
       this.#break(error);
     }
     const needed = this.#state === "open" ||
@@ -717,19 +738,22 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       ? 1
       : chunkSizeOf(options.chunkSize, args.length, this.#size);
     /** Finished chunks, by offset: their results, or an error. */
-    const ready = new Map<number, { results?: unknown[]; error?: unknown }>();
+    const ready = new Map<
+      number,
+      { ok: boolean; results?: unknown[]; error?: unknown }
+    >();
     const order: number[] = []; // offsets as they finished (unordered)
     let wake: (() => void) | null = null;
     let over = false;
     const job: Job = {
       done: (chunk, results) => {
-        ready.set(chunk.offset, { results });
+        ready.set(chunk.offset, { ok: true, results });
         order.push(chunk.offset);
         wake?.();
       },
       failed: (chunk, error) => {
         const offset = chunk?.offset ?? -1;
-        ready.set(offset, { error });
+        ready.set(offset, { ok: false, error });
         order.push(offset);
         wake?.();
       },
@@ -756,7 +780,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       let yielded = 0;
       while (yielded < args.length) {
         const aborted = ready.get(-1);
-        if (aborted !== undefined) throw aborted.error;
+        if (aborted !== undefined && !aborted.ok) throw aborted.error;
         let offset: number | undefined;
         if (ordered) {
           if (ready.has(next)) offset = next;
@@ -770,7 +794,7 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
         }
         const entry = ready.get(offset)!;
         ready.delete(offset);
-        if (entry.error !== undefined) throw entry.error;
+        if (!entry.ok) throw entry.error;
         const results = entry.results!;
         if (ordered) next = offset + results.length;
         for (const r of results) {

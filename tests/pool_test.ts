@@ -209,3 +209,73 @@ Deno.test("Pool types follow the module: a wrong task name or argument is a type
   };
   strictEqual(typeof check, "function");
 });
+
+test("a worker that dies with big chunks in its inbox does not keep the parent alive after close() and join()", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", workerUrl("pool_big_then_die.ts").pathname],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  strictEqual(out.code, 0, text + new TextDecoder().decode(out.stderr));
+  deepStrictEqual(text.trim().split("\n"), [
+    '["WorkerExitError",2000000,2000000]',
+    "joined",
+  ]);
+});
+
+test("a task argument that cannot cross rejects its call, and close()+join() still settle", async () => {
+  const pool = new Pool<typeof Tasks>(TASKS, { processes: 1 });
+  strictEqual(await pool.apply("square", [2]), 4);
+  // deno-lint-ignore no-explicit-any
+  const bad = pool.apply("square", [(() => 1) as any]);
+  pool.close(); // the worker still holds the chunk whose send will fail
+  await rejects(bad, TypeError);
+  await pool.join();
+});
+
+test("a replacement worker killed while it starts does not break a pool that has run tasks", async () => {
+  await using pool = new Pool<typeof Tasks>(TASKS, { processes: 1 });
+  strictEqual(await pool.apply("square", [3]), 9);
+  const first = await pool.apply("pid", []);
+  const dying = pool.apply("exitAt", [1, 1, 9]);
+  await rejects(dying, WorkerExitError);
+  // Kill the replacement as soon as it exists (before it is ready).
+  const children = async () =>
+    new TextDecoder().decode(
+      (await new Deno.Command("ps", {
+        args: ["-o", "pid=", "--ppid", String(Deno.pid)],
+        stdout: "piped",
+      }).output()).stdout,
+    ).trim().split(/\s+/).filter((s) => s !== "").map(Number);
+  let killed = 0;
+  for (let i = 0; i < 500 && killed === 0; i++) {
+    for (const p of await children()) {
+      if (p !== first) {
+        try {
+          Deno.kill(p, "SIGKILL");
+          killed = p;
+        } catch {
+          // gone already
+        }
+        break;
+      }
+    }
+  }
+  ok(killed > 0, "a replacement was seen");
+  strictEqual(await pool.apply("square", [4]), 16);
+});
+
+test("a task that throws undefined fails its imap step with undefined", async () => {
+  await using pool = new Pool<typeof Tasks>(TASKS, { processes: 1 });
+  let caught: unknown = "nothing";
+  try {
+    for await (const _ of pool.imap("throwUndefined", [undefined])) {
+      // nothing arrives
+    }
+  } catch (e) {
+    caught = e;
+  }
+  strictEqual(caught, undefined);
+});

@@ -55,3 +55,13 @@ export function badInit(): void {
 export function getState(): unknown {
   return state;
 }
+
+/** The length of `s`. */
+export function len(s: string): number {
+  return s.length;
+}
+
+/** Throws `undefined`. */
+export function throwUndefined(): never {
+  throw undefined;
+}

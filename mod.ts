@@ -2,7 +2,10 @@
  * Python's `multiprocessing` queues for Deno, across real OS processes:
  * {@linkcode Queue}, {@linkcode SimpleQueue} and {@linkcode JoinableQueue} over
  * a pipe and a page of shared memory (through FFI to glibc), and
- * {@linkcode spawn} / {@linkcode workerArgs} to hand them to worker processes.
+ * {@linkcode spawn} / {@linkcode workerArgs} to hand them to worker processes;
+ * {@linkcode Pool}, Python's process pool, built on them; and, with
+ * `{ cpython: true }` and {@linkcode spawnPython}, queues shared with
+ * unmodified CPython processes.
  *
  * Needs `--allow-ffi` (and `--allow-run` to spawn workers); Linux with glibc.
  *

@@ -34,6 +34,7 @@ export type { SimpleQueueOptions } from "./queues/simple_queue.ts";
 export { JoinableQueue } from "./queues/joinable_queue.ts";
 export type { JoinOptions } from "./queues/joinable_queue.ts";
 export type { QueueStats } from "./queues/_transport.ts";
+export type { JoinableQueueLike, QueueLike } from "./queues/queue_like.ts";
 export {
   ClosedError,
   DeadlockError,

@@ -7,6 +7,7 @@
 
 import { Queue } from "./queue.ts";
 import type { QueueOptions } from "./queue_options.ts";
+import type { JoinableQueueLike } from "./queue_like.ts";
 import { type Core, INTERNAL, type Internal, QUEUE_MARK } from "./_core.ts";
 import type { Ledger } from "./_ledger.ts";
 import { deadlineOf } from "./wait/_until.ts";
@@ -55,7 +56,8 @@ export interface JoinOptions {
  * await q.join();
  * ```
  */
-export class JoinableQueue<T = unknown> extends Queue<T> {
+export class JoinableQueue<T = unknown> extends Queue<T>
+  implements JoinableQueueLike<T> {
   readonly #core: Core;
   readonly #ledger: Ledger;
 

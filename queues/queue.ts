@@ -15,6 +15,7 @@ import { step } from "./native/_steps.ts";
 import { DecodeFailure, NOTHING, type QueueStats } from "./_transport.ts";
 import { deadlineOf, waitFor } from "./wait/_until.ts";
 import { ClosedError, Empty, Full } from "./errors.ts";
+import type { QueueLike } from "./queue_like.ts";
 import { msgpack } from "./serializer.ts";
 import type {
   GetManyOptions,
@@ -45,7 +46,7 @@ import type {
  * deepStrictEqual(await q.get(), [1, 2, 3]);
  * ```
  */
-export class Queue<T = unknown> {
+export class Queue<T = unknown> implements QueueLike<T> {
   readonly #core: Core;
   readonly #ledger: Ledger;
   readonly #codec: Codec;

@@ -15,9 +15,13 @@
 import type { Queue } from "../queues/queue.ts";
 import { workerArgs } from "./spawn.ts";
 
-/** A chunk: items that are one argument each, or (`spread`) argument lists. */
+/**
+ * A chunk (items that are one argument each, or, `spread`, argument lists),
+ * the ids of chunks sent and no longer wanted, or a stop (null).
+ */
 type Task =
   | [id: number, name: string, chunk: unknown[], spread: boolean]
+  | ["cancel", ids: number[]]
   | null;
 
 /** Whether `v` is a promise-like value (only those are awaited). */
@@ -72,10 +76,31 @@ export async function runPoolWorker(
   }
   await results.put(["ready", slot, Deno.pid]);
 
+  /** Messages read ahead (to see cancels), and the chunks called back. */
+  const ahead: Task[] = [];
+  const cancelled = new Set<number>();
   for (;;) {
-    const task = await inbox.get();
+    const task = ahead.length > 0 ? ahead.shift()! : await inbox.get();
     if (task === null) break;
+    if (task[0] === "cancel") {
+      for (const id of task[1]) cancelled.add(id);
+      continue;
+    }
+    // Before starting a chunk, read what else came (a cancel of it, maybe).
+    for (;;) {
+      try {
+        ahead.push(inbox.getNowait());
+      } catch {
+        break;
+      }
+    }
+    for (const t of ahead) {
+      if (t !== null && t[0] === "cancel") {
+        for (const id of t[1]) cancelled.add(id);
+      }
+    }
     const [id, name, chunk, spread] = task;
+    if (cancelled.delete(id)) continue;
     const fn = tasks[name];
     if (typeof fn !== "function") {
       await answer(

@@ -127,9 +127,13 @@ type PoolMessage =
 
 /**
  * A task as a worker receives it: id, function name, the items, and whether
- * each item is an argument list (else the one argument).
+ * each item is an argument list (else the one argument); or the ids of
+ * tasks sent and no longer wanted; or a stop (null).
  */
-type Task = [number, string, unknown[], boolean] | null;
+type Task =
+  | [number, string, unknown[], boolean]
+  | ["cancel", number[]]
+  | null;
 
 /** One call's view of its chunks finishing. */
 interface Job {
@@ -618,6 +622,20 @@ export class Pool<M = Record<string, AnyFunction>> implements AsyncDisposable {
       if (pending[i].job !== job) pending[j++] = pending[i];
     }
     pending.length = j;
+    // Chunks sent ahead to a worker and not started (all but the oldest it
+    // holds) are called back: it drops them before it would start them.
+    for (const slot of this.#slots) {
+      if (slot === null || slot.held.size < 2) continue;
+      const ids: number[] = [];
+      let first = true;
+      for (const chunk of slot.held.values()) {
+        if (!first && chunk.job === job) ids.push(chunk.id);
+        first = false;
+      }
+      if (ids.length === 0) continue;
+      for (const id of ids) slot.held.delete(id);
+      slot.inbox.put(["cancel", ids]).catch(() => {});
+    }
   }
 
   /** Reads the workers' messages until the results queue is closed. */

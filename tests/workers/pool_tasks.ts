@@ -15,10 +15,18 @@ export function pid(): number {
   return Deno.pid;
 }
 
+let naps = 0;
+
 /** Resolves with this worker's pid after `ms`. */
 export async function nap(ms: number): Promise<number> {
+  naps++;
   await new Promise((r) => setTimeout(r, ms));
   return Deno.pid;
+}
+
+/** How many `nap`s this worker has started. */
+export function napsStarted(): number {
+  return naps;
 }
 
 /** A custom error class (arrives as an Error named "CustomError"). */

@@ -9,6 +9,7 @@
 // ratio Deno<->Python / Python<->Python (above 1: faster than Python).
 
 import { Queue, spawnPython } from "../mod.ts";
+import { gitCommit, median } from "./_common.ts";
 
 const args = new Map(
   Deno.args.map((a) => {
@@ -96,11 +97,6 @@ async function pythonCell(cell: string): Promise<[number, number][]> {
   });
 }
 
-function median(xs: number[]): number {
-  const a = [...xs].sort((x, y) => x - y);
-  return a[a.length >> 1];
-}
-
 /** Items/s, MB/s or µs per round trip, by cell. */
 function score(cell: string, n: number, seconds: number): number {
   const size = CELLS[cell][2];
@@ -120,12 +116,7 @@ const version = new TextDecoder().decode(
   (await new Deno.Command(python, { args: ["--version"], stdout: "piped" })
     .output()).stdout,
 ).trim();
-const commit = new TextDecoder().decode(
-  (await new Deno.Command("git", {
-    args: ["rev-parse", "--short", "HEAD"],
-    stdout: "piped",
-  }).output()).stdout,
-).trim();
+const commit = await gitCommit();
 console.log(
   `bench/cpython.ts: ${version}, Deno ${Deno.version.deno}, commit ${commit}, ${reps} reps${
     quick ? ", quick" : ""

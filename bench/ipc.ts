@@ -35,6 +35,7 @@ import {
   FrameReader,
   l1Counts,
   latencyStats,
+  median,
   memKiB,
   payloadOf,
   QUICK_DIV,
@@ -528,12 +529,6 @@ async function runCellProcess(
   );
   return { recs, errors };
 }
-
-const median = (xs: number[]): number => {
-  const a = [...xs].sort((x, y) => x - y);
-  const m = a.length >> 1;
-  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
-};
 
 function fmtRate(x: number): string {
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;

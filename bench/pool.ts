@@ -7,6 +7,7 @@
 //   deno run -A bench/pool.ts [--reps=3] [--processes=2] [--python=python3]
 
 import { Pool } from "../mod.ts";
+import { gitCommit, median } from "./_common.ts";
 import type * as Tasks from "./workers/pool_bench_tasks.ts";
 
 const args = new Map(
@@ -29,12 +30,7 @@ function record(system: string, cell: string, seconds: number): void {
   ((runs[system] ??= {})[cell] ??= []).push(seconds);
 }
 
-const commit = new TextDecoder().decode(
-  (await new Deno.Command("git", {
-    args: ["rev-parse", "--short", "HEAD"],
-    stdout: "piped",
-  }).output()).stdout,
-).trim();
+const commit = await gitCommit();
 const version = new TextDecoder().decode(
   (await new Deno.Command(python, { args: ["--version"], stdout: "piped" })
     .output()).stdout,
@@ -84,11 +80,6 @@ console.log(
     const { system, cell, seconds } = JSON.parse(line);
     record(system, cell, seconds);
   }
-}
-
-function median(xs: number[]): number {
-  const a = [...xs].sort((x, y) => x - y);
-  return a[a.length >> 1];
 }
 
 const ideal = BUSY_N * BUSY_MS / processes / 1000;

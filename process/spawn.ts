@@ -237,14 +237,7 @@ export function spawn(
   }
   const args = options?.args ?? [];
   if (!Array.isArray(args)) throw new TypeError("Args must be an array");
-  for (const key of ["stdout", "stderr"] as const) {
-    const v = options?.[key];
-    if (v !== undefined && v !== "inherit" && v !== "null") {
-      throw new TypeError(
-        `Option ${key} must be "inherit" or "null", got ${String(v)}`,
-      );
-    }
-  }
+  checkStdio(options);
   const handles: QueueHandle[] = [];
   const seen = new Map<Core, number>();
   const plain = extractQueues(args, handles, seen);
@@ -277,9 +270,31 @@ export function spawn(
     stderr: options?.stderr ?? "inherit",
     signal: options?.signal,
   });
-  // Only this child inherits the queues' fds: clear close-on-exec on exactly
-  // those around the (synchronous) spawn, and set it again right after.
-  const fds = handles.flatMap((h) => h.fds);
+  return startWorker(command, [...seen.keys()]);
+}
+
+/** Checks the `stdout` and `stderr` options of a worker. */
+export function checkStdio(
+  options: { stdout?: unknown; stderr?: unknown } | undefined,
+): void {
+  for (const key of ["stdout", "stderr"] as const) {
+    const v = options?.[key];
+    if (v !== undefined && v !== "inherit" && v !== "null") {
+      throw new TypeError(
+        `Option ${key} must be "inherit" or "null", got ${String(v)}`,
+      );
+    }
+  }
+}
+
+/**
+ * Spawns `command` as a worker that inherits the fds of the queues of
+ * `cores` (and only it: close-on-exec is cleared on exactly those around
+ * the synchronous spawn, and set again right after); the queues keep their
+ * names until it exits.
+ */
+export function startWorker(command: Deno.Command, cores: Core[]): Worker {
+  const fds = cores.flatMap((c) => c.handle().fds);
   let child: Deno.ChildProcess;
   try {
     for (const fd of fds) setCloseOnExec(fd, false);
@@ -288,7 +303,7 @@ export function spawn(
     for (const fd of fds) setCloseOnExec(fd, true);
   }
   const worker = new Worker(child);
-  for (const core of seen.keys()) core.lend(worker.status);
+  for (const core of cores) core.lend(worker.status);
   return worker;
 }
 

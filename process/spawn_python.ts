@@ -7,11 +7,10 @@
  * @module
  */
 
-import { setCloseOnExec } from "../ffi/fd.ts";
 import { environment } from "../ffi/process.ts";
 import { MPQ_SOURCE } from "../python/_mpq_source.ts";
 import { pickleArgs } from "./_python.ts";
-import { Worker, type WorkerProcess } from "./spawn.ts";
+import { checkStdio, startWorker, type WorkerProcess } from "./spawn.ts";
 
 /**
  * Options of {@linkcode spawnPython}.
@@ -168,14 +167,7 @@ export function spawnPython(
   const path = scriptPath(script);
   const args = options?.args ?? [];
   if (!Array.isArray(args)) throw new TypeError("Args must be an array");
-  for (const key of ["stdout", "stderr"] as const) {
-    const v = options?.[key];
-    if (v !== undefined && v !== "inherit" && v !== "null") {
-      throw new TypeError(
-        `Option ${key} must be "inherit" or "null", got ${String(v)}`,
-      );
-    }
-  }
+  checkStdio(options);
   const python = options?.python ?? "python3";
   if (typeof python !== "string" || python === "") {
     throw new TypeError("Option python must be a non-empty string");
@@ -202,15 +194,5 @@ export function spawnPython(
     stderr: options?.stderr ?? "inherit",
     signal: options?.signal,
   });
-  const fds = cores.flatMap((c) => c.handle().fds);
-  let child: Deno.ChildProcess;
-  try {
-    for (const fd of fds) setCloseOnExec(fd, false);
-    child = command.spawn();
-  } finally {
-    for (const fd of fds) setCloseOnExec(fd, true);
-  }
-  const worker = new Worker(child);
-  for (const core of cores) core.lend(worker.status);
-  return worker;
+  return startWorker(command, cores);
 }

@@ -50,6 +50,13 @@
  * @module
  */
 
+import {
+  article,
+  isStackOverflow,
+  keyLiteral,
+  propertySegment,
+} from "./_value_paths.ts";
+
 /** Ext type numbers, see the module table. */
 export const ExtType = {
   Undefined: 0,
@@ -104,12 +111,6 @@ const SHORT_STRING = 48;
 /** Thrown by the fast pass to ask for a careful pass (never escapes). */
 const RESTART = { restart: true };
 
-/** Is `e` V8's "Maximum call stack size exceeded"? */
-function isStackOverflow(e: unknown): boolean {
-  return e instanceof RangeError &&
-    e.message === "Maximum call stack size exceeded";
-}
-
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 type TypedArrayCtor = {
@@ -155,37 +156,6 @@ const ERROR_CLASSES: Record<string, ErrorConstructor> = {
   URIError,
   AggregateError: AggregateError as unknown as ErrorConstructor,
 } as never;
-
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-/** The path segment for the property `key`: `.key` or `["key"]`. */
-function propertySegment(key: string): string {
-  return IDENTIFIER.test(key) ? "." + key : "[" + JSON.stringify(key) + "]";
-}
-
-/** A JavaScript literal for a primitive map key, or undefined for objects. */
-function keyLiteral(key: unknown): string | undefined {
-  switch (typeof key) {
-    case "string":
-      return JSON.stringify(key);
-    case "number":
-      return Object.is(key, -0) ? "-0" : String(key);
-    case "bigint":
-      return key + "n";
-    case "boolean":
-    case "undefined":
-      return String(key);
-    case "object":
-      return key === null ? "null" : undefined;
-    default:
-      return undefined;
-  }
-}
-
-/** "a Foo" or "an Error". */
-function article(name: string): string {
-  return (/^[AEIO]/i.test(name) ? "an " : "a ") + name;
-}
 
 const nativeFunctionSource = /\{\s*\[native code\]\s*\}\s*$/;
 const functionToString = Function.prototype.toString;

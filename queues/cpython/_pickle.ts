@@ -51,6 +51,12 @@
  */
 
 import type { Serializer } from "../serializer.ts";
+import {
+  article,
+  isStackOverflow,
+  keyLiteral,
+  propertySegment,
+} from "../_value_paths.ts";
 
 /** Options of {@linkcode encodePickle}. */
 export interface PickleEncodeOptions {
@@ -189,7 +195,6 @@ const PLAIN_DATA =
 /** Thrown by the fast pass to ask for a careful pass (never escapes). */
 const RESTART = { restart: true };
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const DECIMAL = /^[+-]?[0-9]+$/;
 const FLOAT_TEXT =
   /^[+-]?(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)$/i;
@@ -209,41 +214,6 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const EMPTY = new Uint8Array(0);
 const scratchBytes = new Uint8Array(8);
 const scratch = new DataView(scratchBytes.buffer);
-
-/** Is `e` V8's "Maximum call stack size exceeded"? */
-function isStackOverflow(e: unknown): boolean {
-  return e instanceof RangeError &&
-    e.message === "Maximum call stack size exceeded";
-}
-
-/** The path segment for the property `key`: `.key` or `["key"]`. */
-function propertySegment(key: string): string {
-  return IDENTIFIER.test(key) ? "." + key : "[" + JSON.stringify(key) + "]";
-}
-
-/** A JavaScript literal for a primitive map key, or undefined for objects. */
-function keyLiteral(key: unknown): string | undefined {
-  switch (typeof key) {
-    case "string":
-      return JSON.stringify(key);
-    case "number":
-      return Object.is(key, -0) ? "-0" : String(key);
-    case "bigint":
-      return key + "n";
-    case "boolean":
-    case "undefined":
-      return String(key);
-    case "object":
-      return key === null ? "null" : undefined;
-    default:
-      return undefined;
-  }
-}
-
-/** "a Foo" or "an Error". */
-function article(name: string): string {
-  return (/^[AEIO]/i.test(name) ? "an " : "a ") + name;
-}
 
 /** What a JavaScript object is, for error messages: "a Date", "a Foo". */
 function describe(value: object): string {

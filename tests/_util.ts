@@ -87,3 +87,31 @@ export function countWarnings(
 export function countTornWarnings(): { count(): number; restore(): void } {
   return countWarnings("discarded a torn frame");
 }
+
+/** A small seeded PRNG (mulberry32), for the fuzz tests. */
+// deno-lint-ignore explicit-module-boundary-types
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number): number => Math.floor(next() * n);
+  return {
+    next,
+    int,
+    range: (lo: number, hi: number): number => lo + int(hi - lo + 1),
+    pick: <T>(xs: readonly T[]): T => xs[int(xs.length)],
+    chance: (p: number): boolean => next() < p,
+    bytes: (n: number): Uint8Array => {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i++) b[i] = int(256);
+      return b;
+    },
+  };
+}
+/** The generator {@linkcode rng} returns. */
+export type Rng = ReturnType<typeof rng>;

@@ -21,7 +21,7 @@ import { SharedMemory } from "../ffi/shm.ts";
 import { Channel } from "../queues/native/_channel.ts";
 import { RLOCK, SHARED_BYTES, WLOCK } from "../queues/native/_layout.ts";
 import type { FrameDecoder } from "../queues/_transport.ts";
-import { countTornWarnings, withTimeout } from "./_util.ts";
+import { countTornWarnings, type Rng, rng, withTimeout } from "./_util.ts";
 
 const N = Number(Deno.env.get("MPQ_FUZZ_N") ?? 100_000);
 const SEED = Number(Deno.env.get("MPQ_FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
@@ -39,32 +39,6 @@ const asBytes: FrameDecoder = (payload, owned) =>
 const MARK = Symbol.for("@mp/queues.queue");
 
 // ------------------------------------------------------------------ random
-
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  return {
-    next,
-    int,
-    range: (lo: number, hi: number): number => lo + int(hi - lo + 1),
-    pick: <T>(xs: readonly T[]): T => xs[int(xs.length)],
-    chance: (p: number): boolean => next() < p,
-    bytes: (n: number): Uint8Array => {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i++) b[i] = int(256);
-      return b;
-    },
-  };
-}
-type Rng = ReturnType<typeof rng>;
 
 // ----------------------------------------------------- values of the table
 

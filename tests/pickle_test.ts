@@ -12,6 +12,7 @@ import {
   MAX_DEPTH,
   pickle,
 } from "../queues/cpython/_pickle.ts";
+import { type Rng, rng } from "./_util.ts";
 
 const FUZZ_N = Number(Deno.env.get("MPQ_FUZZ_N") ?? 20_000);
 const SEED = Number(
@@ -1466,30 +1467,6 @@ Deno.test("pickle.decode handles 100,000 levels of nesting without recursion (li
 });
 
 // ------------------------------------------------------------------- fuzz
-
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  return {
-    int,
-    chance: (p: number): boolean => next() < p,
-    pick: <T>(xs: readonly T[]): T => xs[int(xs.length)],
-    bytes: (n: number): Uint8Array => {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i++) b[i] = int(256);
-      return b;
-    },
-  };
-}
-type Rng = ReturnType<typeof rng>;
 
 /** Every opcode byte, to splice in. */
 const OPCODES = [

@@ -1,0 +1,683 @@
+// One handle of a queue on a Redis server: the scripts of its calls, the
+// waits between attempts, the de-duplication of puts resent over a
+// reconnect, and (joinable) the items it holds and their leases. It knows
+// bytes and ids; the queue classes above it know items and errors.
+
+import { ClosedError } from "../queues/errors.ts";
+import type { Until } from "../queues/wait/_until.ts";
+import { type Keys, keysOf } from "./_keys.ts";
+import {
+  type Arg,
+  Link,
+  Stopped,
+  type WaitSlot,
+  WAKE_CHANNEL,
+} from "./_link.ts";
+import * as lua from "./_scripts.ts";
+
+/** What a queue is: a plain one (at most once) or a joinable one. */
+export type Kind = "queue" | "joinable";
+
+/** The options a queue stores on its first `connect`. */
+export interface Stored {
+  kind: Kind;
+  maxsize: number;
+  serializer: string;
+  leaseMs: number;
+  maxDeliveries: number;
+}
+
+/** The stored form (format 1) of the options; numbers as strings. */
+const FORMAT = "1";
+/** How long a wait's registration lasts on the server (it renews at half). */
+const REGISTRATION_MS = 10_000;
+/** How long a call waits for the reply of a request in flight at its end. */
+const GRACE_MS = 10;
+/** How long a non-blocking call waits for a server that is reconnecting. */
+const NONBLOCKING_MS = 1000;
+
+/** A call's attempt: its result, or the ms until it is worth looking again (-1: only when woken). */
+type Attempt<R> = (
+  member: string,
+  stop: Promise<Stopped>,
+) => Promise<R | number>;
+
+/** Resolves after `ms`; the timer is cleared by `cancel()`. */
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** A reply's bytes as a plain Uint8Array (not a node Buffer). */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A queue handle's server side. */
+export class Remote {
+  readonly name: string;
+  readonly keys: Keys;
+  readonly link: Link;
+  readonly stored: Stored;
+  /** Random: the owner of this handle's leases and the key of its puts. */
+  readonly handle: string = crypto.randomUUID().replaceAll("-", "").slice(
+    0,
+    16,
+  );
+  /** Aborted by `close()`: ends every call of this handle. */
+  readonly #closing = new AbortController();
+  /** The link's epoch when the queue was last attached. */
+  #attached: number;
+  /** The last put sequence number given out. */
+  #seq = 0;
+  /** Every put up to this one has had its reply (or its end). */
+  #settledUpTo = 0;
+  /** Puts above `#settledUpTo` that have had their reply. */
+  readonly #settledAbove = new Set<number>();
+  /** Joinable: the ids this handle got and has not marked done, oldest first. */
+  #held: string[] = [];
+  /** Joinable: ids marked done and not yet sent (sent together). */
+  #doneBatch: { ids: string[]; promise: Promise<void> } | null = null;
+  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #closed: Promise<void> | null = null;
+
+  private constructor(link: Link, name: string, stored: Stored) {
+    this.link = link;
+    this.name = name;
+    this.keys = keysOf(name);
+    this.stored = stored;
+    this.#attached = link.epoch;
+  }
+
+  /**
+   * Attaches to the queue `name` at `url`, creating it with `create` if it
+   * does not exist.
+   *
+   * @returns the handle and the options the queue was created with
+   */
+  static async attach(
+    url: string,
+    name: string,
+    create: Stored,
+  ): Promise<Remote> {
+    const link = await Link.open(url);
+    try {
+      const stored = await Remote.#attach(link, name, create);
+      return new Remote(link, name, stored);
+    } catch (error) {
+      await link.release();
+      throw error;
+    }
+  }
+
+  /** Runs the attach script; returns the stored options. */
+  static async #attach(
+    link: Link,
+    name: string,
+    create: Stored,
+  ): Promise<Stored> {
+    const fields: string[] = ["format", FORMAT];
+    for (const [k, v] of Object.entries(create)) fields.push(k, String(v));
+    const never = new Promise<Stopped>(() => {});
+    const reply = await link.script(
+      lua.ATTACH,
+      [keysOf(name).meta],
+      fields,
+      never,
+    ) as Uint8Array[];
+    const map = new Map<string, string>();
+    const text = new TextDecoder();
+    for (let i = 0; i < reply.length; i += 2) {
+      map.set(text.decode(reply[i]), text.decode(reply[i + 1]));
+    }
+    if (map.get("format") !== FORMAT) {
+      throw new TypeError(
+        `Cannot connect to queue ${JSON.stringify(name)}: its key ${
+          keysOf(name).meta
+        } does not hold mpq queue options (format ${FORMAT}), received format ${
+          JSON.stringify(map.get("format") ?? null)
+        }`,
+      );
+    }
+    return {
+      kind: map.get("kind") as Kind,
+      maxsize: Number(map.get("maxsize")),
+      serializer: map.get("serializer") ?? "",
+      leaseMs: Number(map.get("leaseMs")),
+      maxDeliveries: Number(map.get("maxDeliveries")),
+    };
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closing.signal.aborted;
+  }
+
+  /** @throws {ClosedError} if this handle is closed */
+  checkOpen(what: string): void {
+    if (this.closed) {
+      throw new ClosedError(`Cannot ${what}: the queue handle is closed`);
+    }
+  }
+
+  /**
+   * Runs a script of this queue; re-attaches once if the queue is gone after
+   * a reconnect (a restarted server), else reports it destroyed.
+   */
+  async #run(
+    script: string,
+    keys: string[],
+    args: Arg[],
+    stop: Promise<Stopped>,
+    what: string,
+  ): Promise<unknown> {
+    for (;;) {
+      try {
+        return await this.link.script(script, keys, args, stop);
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith("NOQUEUE")) {
+          throw error;
+        }
+        if (this.#attached === this.link.epoch) {
+          throw new ClosedError(
+            `Cannot ${what}: queue ${
+              JSON.stringify(this.name)
+            } no longer exists on the server (destroyed, or the server lost its data)`,
+          );
+        }
+        this.#attached = this.link.epoch;
+        await Remote.#attach(this.link, this.name, this.stored);
+      }
+    }
+  }
+
+  /** A promise of what ends a call: its deadline, its signal or `close()`. */
+  #stopOf(
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): { promise: Promise<Stopped>; dispose(): void } {
+    let resolve!: (s: Stopped) => void;
+    const promise = new Promise<Stopped>((r) => resolve = r);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (deadline !== Infinity) {
+      timer = setTimeout(
+        () => resolve(new Stopped("deadline")),
+        Math.max(0, deadline - performance.now()),
+      );
+    }
+    const onAbort = () => resolve(new Stopped("abort"));
+    const onClose = () => resolve(new Stopped("close"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#closing.signal.addEventListener("abort", onClose, { once: true });
+    return {
+      promise,
+      dispose: () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#closing.signal.removeEventListener("abort", onClose);
+      },
+    };
+  }
+
+  /**
+   * Attempts until one succeeds, sleeping between attempts until woken (or
+   * it is time to look again), within `until`.
+   *
+   * @param undo gives back what a late attempt took (gets); `null` for
+   *   puts, whose late success stands
+   * @returns the result, or `undefined` when the deadline passed first
+   * @throws the signal's reason on abort, `ClosedError` on `close()`
+   */
+  async #wait<R>(
+    until: Until,
+    kind: "g" | "p" | "j",
+    what: string,
+    attempt: Attempt<R>,
+    undo: ((r: R) => void) | null,
+  ): Promise<R | undefined> {
+    this.checkOpen(what);
+    until.signal?.throwIfAborted();
+    const blocking = until.deadline !== -Infinity;
+    const stop = this.#stopOf(
+      blocking ? until.deadline : performance.now() + NONBLOCKING_MS,
+      until.signal,
+    );
+    const [member, slot]: [string, WaitSlot | null] = blocking
+      ? this.link.openWait()
+      : ["", null];
+    let registered = false;
+    let settled = false;
+    try {
+      for (;;) {
+        if (slot !== null) slot.woken = false;
+        const r = await this.#settle(
+          attempt(member, stop.promise),
+          stop.promise,
+          undo,
+        );
+        if (typeof r !== "number") {
+          settled = true;
+          return r;
+        }
+        if (slot === null) return undefined;
+        registered = true;
+        if (!slot.woken) await this.#sleep(slot, r, stop.promise);
+      }
+    } catch (error) {
+      if (!(error instanceof Stopped)) throw error;
+      if (error.why === "deadline") return undefined;
+      if (error.why === "abort") throw until.signal!.reason;
+      throw new ClosedError(`Cannot ${what}: the queue handle was closed`);
+    } finally {
+      stop.dispose();
+      if (slot !== null) {
+        this.link.closeWait(member);
+        if (registered && !settled) this.#cancel(kind, member);
+      }
+    }
+  }
+
+  /**
+   * Awaits an attempt; if the call ends while it is in flight, waits a
+   * moment for its reply (a late result stands for a deadline or a put, and
+   * is given back otherwise).
+   */
+  async #settle<R>(
+    attempt: Promise<R | number>,
+    stop: Promise<Stopped>,
+    undo: ((r: R) => void) | null,
+  ): Promise<R | number> {
+    const first = await Promise.race([attempt, stop]);
+    if (!(first instanceof Stopped)) return first;
+    const grace = delay(GRACE_MS);
+    const late = await Promise.race([attempt.catch(() => -1), grace.promise]);
+    grace.cancel();
+    if (late === undefined) {
+      attempt.then((r) => {
+        if (typeof r !== "number") undo?.(r);
+      }, () => {});
+      throw first;
+    }
+    if (typeof late === "number") throw first;
+    if (undo === null || first.why === "deadline") return late;
+    undo(late);
+    throw first;
+  }
+
+  /** Sleeps until woken, until it is worth looking again, or until stopped. */
+  async #sleep(
+    slot: WaitSlot,
+    retryIn: number,
+    stop: Promise<Stopped>,
+  ): Promise<void> {
+    const ms = retryIn >= 0
+      ? Math.min(retryIn + 1, REGISTRATION_MS / 2)
+      : REGISTRATION_MS / 2;
+    const timer = delay(ms);
+    const woken = new Promise<void>((resolve) => slot.wake = resolve);
+    try {
+      const r = await Promise.race([woken, timer.promise, stop]);
+      if (r instanceof Stopped) throw r;
+    } finally {
+      slot.wake = null;
+      timer.cancel();
+    }
+  }
+
+  /** Ends a registration (passing on a wake already spent on it). */
+  #cancel(kind: "g" | "p" | "j", member: string): void {
+    const wkey = kind === "g"
+      ? this.keys.getters
+      : kind === "p"
+      ? this.keys.putters
+      : this.keys.joiners;
+    this.link.command([
+      "EVAL",
+      lua.CANCEL,
+      "3",
+      this.keys.meta,
+      this.keys.ready,
+      wkey,
+      WAKE_CHANNEL,
+      member,
+      kind,
+      String(this.stored.maxsize),
+    ]).catch(() => {});
+  }
+
+  /** Gives out a put sequence number. */
+  #nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  /** Notes that a put has had its reply. */
+  #settledSeq(seq: number): void {
+    if (seq !== this.#settledUpTo + 1) {
+      this.#settledAbove.add(seq);
+      return;
+    }
+    this.#settledUpTo = seq;
+    while (this.#settledAbove.delete(this.#settledUpTo + 1)) {
+      this.#settledUpTo++;
+    }
+  }
+
+  /**
+   * Puts payloads, waiting for room with a bound.
+   *
+   * @returns how many were put (fewer if the deadline passed first)
+   */
+  async put(payloads: readonly Uint8Array[], until: Until): Promise<number> {
+    let done = 0;
+    const all = await this.#wait<true>(
+      until,
+      "p",
+      "put",
+      async (member, stop) => {
+        const seq = this.#nextSeq();
+        try {
+          const k = await this.#run(
+            lua.PUT,
+            [
+              this.keys.meta,
+              this.keys.ready,
+              this.keys.getters,
+              this.keys.putters,
+              this.keys.puts(this.handle),
+            ],
+            [
+              WAKE_CHANNEL,
+              member,
+              String(REGISTRATION_MS),
+              String(this.stored.maxsize),
+              String(seq),
+              String(this.#settledUpTo),
+              ...payloads.slice(done),
+            ],
+            stop,
+            "put",
+          ) as number;
+          done += k;
+          return done === payloads.length ? true : -1;
+        } finally {
+          this.#settledSeq(seq);
+        }
+      },
+      null,
+    );
+    return all === undefined ? done : payloads.length;
+  }
+
+  /**
+   * Gets up to `maxItems` payloads (and, joinable, their ids), waiting for
+   * one.
+   *
+   * @returns the payloads and ids, or `undefined` when the deadline passed
+   */
+  get(
+    maxItems: number,
+    maxBytes: number,
+    until: Until,
+  ): Promise<{ payloads: Uint8Array[]; ids: string[] } | undefined> {
+    const bytes = maxBytes === Infinity ? "-1" : String(maxBytes);
+    const k = this.keys;
+    if (this.stored.kind === "queue") {
+      return this.#wait(until, "g", "get", async (member, stop) => {
+        const r = await this.#run(
+          lua.GET,
+          [k.meta, k.ready, k.getters, k.putters],
+          [
+            WAKE_CHANNEL,
+            member,
+            String(REGISTRATION_MS),
+            String(this.stored.maxsize),
+            String(maxItems),
+            bytes,
+          ],
+          stop,
+          "get",
+        );
+        return typeof r === "number"
+          ? r
+          : { payloads: (r as Uint8Array[]).map(plain), ids: [] };
+      }, (r) => this.#unget(r.payloads));
+    }
+    return this.#wait(until, "g", "get", async (member, stop) => {
+      const r = await this.#run(
+        lua.JGET,
+        [
+          k.meta,
+          k.ready,
+          k.getters,
+          k.putters,
+          k.pending,
+          k.leases,
+          k.ids,
+          k.dead,
+          k.joiners,
+        ],
+        [
+          WAKE_CHANNEL,
+          member,
+          String(REGISTRATION_MS),
+          String(this.stored.maxsize),
+          String(maxItems),
+          bytes,
+          this.handle,
+          String(this.stored.leaseMs),
+          String(this.stored.maxDeliveries),
+        ],
+        stop,
+        "get",
+      );
+      if (typeof r === "number") return r;
+      const flat = r as Uint8Array[];
+      const ids: string[] = [];
+      const payloads: Uint8Array[] = [];
+      const text = new TextDecoder();
+      for (let i = 0; i < flat.length; i += 2) {
+        ids.push(text.decode(flat[i]));
+        payloads.push(flat[i + 1]);
+      }
+      return { payloads, ids };
+    }, (r) => this.#release(r.ids));
+  }
+
+  /** Puts the payloads of a get whose caller had gone back at the head. */
+  #unget(payloads: Uint8Array[]): void {
+    const k = this.keys;
+    this.link.script(lua.UNGET, [k.meta, k.ready, k.getters], [
+      WAKE_CHANNEL,
+      ...payloads,
+    ], new Promise(() => {})).catch(() => {});
+  }
+
+  /** Gives leased items back for another delivery at once. */
+  #release(ids: string[]): Promise<unknown> {
+    if (ids.length === 0) return Promise.resolve();
+    const k = this.keys;
+    return this.link.script(
+      lua.RELEASE,
+      [k.meta, k.pending, k.leases, k.getters],
+      [WAKE_CHANNEL, this.handle, ...ids],
+      new Promise(() => {}),
+    ).catch(() => {});
+  }
+
+  /** Joinable: notes ids this handle now holds (and keeps their leases). */
+  hold(ids: readonly string[]): void {
+    for (const id of ids) this.#held.push(id);
+    if (this.#renewTimer === undefined && this.#held.length > 0) {
+      const every = Math.max(10, Math.floor(this.stored.leaseMs / 3));
+      const timer = setInterval(() => this.#renew(), every);
+      Deno.unrefTimer(timer as unknown as number);
+      this.#renewTimer = timer;
+    }
+  }
+
+  /** How many items this handle holds (got, not done). */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Extends the leases of the held items. */
+  #renew(): void {
+    if (this.#held.length === 0) return;
+    const k = this.keys;
+    this.link.command([
+      "EVAL",
+      lua.RENEW,
+      "3",
+      k.meta,
+      k.pending,
+      k.leases,
+      this.handle,
+      String(this.stored.leaseMs),
+      ...this.#held,
+    ]).catch(() => {});
+  }
+
+  /**
+   * Joinable: marks the oldest held item done. Calls in the same tick are
+   * sent together.
+   *
+   * @throws {RangeError} if this handle holds nothing
+   */
+  taskDone(): Promise<void> {
+    this.checkOpen("mark a task done");
+    const id = this.#held.shift();
+    if (id === undefined) {
+      throw new RangeError(
+        "Cannot mark a task done: this handle holds no item it got and has not marked done",
+      );
+    }
+    if (this.#doneBatch !== null) {
+      this.#doneBatch.ids.push(id);
+      return this.#doneBatch.promise;
+    }
+    const batch = { ids: [id], promise: Promise.resolve() };
+    batch.promise = Promise.resolve().then(() => {
+      this.#doneBatch = null;
+      const k = this.keys;
+      const never = new Promise<Stopped>(() => {});
+      return this.#run(
+        lua.DONE,
+        [k.meta, k.ready, k.pending, k.leases, k.joiners],
+        [WAKE_CHANNEL, ...batch.ids],
+        never,
+        "mark a task done",
+      );
+    }).then(() => {});
+    this.#doneBatch = batch;
+    return batch.promise;
+  }
+
+  /**
+   * Waits until every item put has been marked done.
+   *
+   * @returns false if the deadline passed first
+   */
+  async join(until: Until): Promise<boolean> {
+    const k = this.keys;
+    const r = await this.#wait<true>(
+      until,
+      "j",
+      "join",
+      async (member, stop) => {
+        const all = await this.#run(
+          lua.JOIN,
+          [k.meta, k.ready, k.pending, k.joiners],
+          [member, String(REGISTRATION_MS)],
+          stop,
+          "join",
+        );
+        return all === 1 ? true : -1;
+      },
+      null,
+    );
+    return r === true;
+  }
+
+  /** The number of items ready to get. */
+  async size(): Promise<number> {
+    this.checkOpen("read the size");
+    const never = new Promise<Stopped>(() => {});
+    return await this.#run(
+      lua.SIZE,
+      [this.keys.meta, this.keys.ready],
+      [],
+      never,
+      "read the size",
+    ) as number;
+  }
+
+  /** Moves undecodable items to the dead-letter stream. */
+  async bury(
+    ids: readonly string[],
+    payloads: readonly Uint8Array[],
+    reason: string,
+  ): Promise<void> {
+    const k = this.keys;
+    const args: Arg[] = [WAKE_CHANNEL, reason];
+    payloads.forEach((p, i) => args.push(ids[i] ?? "", p));
+    this.#held = this.#held.filter((id) => !ids.includes(id));
+    await this.link.script(
+      lua.BURY,
+      [k.meta, k.pending, k.leases, k.dead, k.ready, k.joiners],
+      args,
+      new Promise(() => {}),
+    ).catch(() => {});
+  }
+
+  /**
+   * Closes the handle: ends its calls, sends its pending done marks, gives
+   * its held items back for another delivery, and drops its link.
+   */
+  close(): Promise<void> {
+    if (this.#closed !== null) return this.#closed;
+    this.#closing.abort();
+    clearInterval(this.#renewTimer);
+    this.#closed = (async () => {
+      await this.#doneBatch?.promise.catch(() => {});
+      await this.#release(this.#held.splice(0));
+      await this.link.release();
+    })();
+    return this.#closed;
+  }
+
+  /**
+   * Deletes every key of the queue (after waking every waiter, which then
+   * finds it gone), then closes this handle.
+   */
+  async destroy(): Promise<void> {
+    this.checkOpen("destroy the queue");
+    this.#closing.abort();
+    clearInterval(this.#renewTimer);
+    this.#held = [];
+    const k = this.keys;
+    try {
+      await this.link.script(lua.WAKE_ALL, [k.getters, k.putters, k.joiners], [
+        WAKE_CHANNEL,
+      ], new Promise(() => {}));
+      let cursor = "0";
+      do {
+        const [next, found] = await this.link.command([
+          "SCAN",
+          cursor,
+          "MATCH",
+          k.pattern,
+          "COUNT",
+          "1000",
+        ]) as [Uint8Array, Uint8Array[]];
+        cursor = new TextDecoder().decode(next);
+        if (found.length > 0) await this.link.command(["UNLINK", ...found]);
+      } while (cursor !== "0");
+    } finally {
+      this.#closed = this.link.release();
+      await this.#closed;
+    }
+  }
+}

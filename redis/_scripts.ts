@@ -1,0 +1,365 @@
+// The Lua scripts of a Redis queue: every call is one script, so each is
+// atomic on the server. Keys of one queue share the hash tag `{mpq:<name>}`
+// (see `_keys.ts`), so a cluster keeps a queue on one slot.
+//
+// Data: `q` is the list of items ready to get; a joinable queue moves an
+// item it hands out to the hash `p` (id -> "<deliveries>:<owner>:" .. item)
+// with its lease expiry in the sorted set `l`. Waiters register in the
+// sorted sets `wg` (getters), `wp` (putters) and `wj` (joiners) as
+// "<link>:<wait>" scored by the time the registration lapses; a wake is a
+// PUBLISH of "<wait>" on the link's channel.
+
+/** Lua shared by the scripts: the clock and the wakes. */
+const PRELUDE = `
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function publish(chan, member)
+  local sep = string.find(member, ':', 1, true)
+  return redis.call('PUBLISH', chan .. string.sub(member, 1, sep - 1),
+    string.sub(member, sep + 1))
+end
+-- Wakes up to n waiters of wkey, oldest first; a registration that lapsed
+-- or whose link no longer listens is dropped and the next one woken.
+local function wake(wkey, chan, n, now)
+  local woke = 0
+  while woke < n do
+    local w = redis.call('ZPOPMIN', wkey)
+    if #w == 0 then return woke end
+    if tonumber(w[2]) >= now and publish(chan, w[1]) > 0 then
+      woke = woke + 1
+    end
+  end
+  return woke
+end
+-- Wakes every waiter of wkey.
+local function wake_all(wkey, chan)
+  local ws = redis.call('ZRANGE', wkey, 0, -1)
+  for _, w in ipairs(ws) do publish(chan, w) end
+  if #ws > 0 then redis.call('DEL', wkey) end
+end
+-- Splits a pending entry "<deliveries>:<owner>:<item>".
+local function unpack_entry(v)
+  local a = string.find(v, ':', 1, true)
+  local b = string.find(v, ':', a + 1, true)
+  return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1, b - 1),
+    string.sub(v, b + 1)
+end
+-- The owner of a pending entry.
+local function owner_of(v)
+  local a = string.find(v, ':', 1, true)
+  return string.sub(v, a + 1, string.find(v, ':', a + 1, true) - 1)
+end
+local function no_queue()
+  return redis.error_reply('NOQUEUE the queue does not exist')
+end
+-- Pushes ARGV[first..last] to the tail of list key, in chunks.
+local function push(key, first, last)
+  for i = first, last, 1000 do
+    redis.call('RPUSH', key, unpack(ARGV, i, math.min(i + 999, last)))
+  end
+end
+-- Takes up to max_items items (stopping once max_bytes is reached) from the
+-- head of list key.
+local function take(key, max_items, max_bytes)
+  if max_bytes < 0 then
+    return redis.call('LPOP', key, max_items) or {}
+  end
+  local items = redis.call('LRANGE', key, 0, max_items - 1)
+  local size, n = 0, 0
+  for i, item in ipairs(items) do
+    n = i
+    size = size + #item
+    if size >= max_bytes then break end
+  end
+  for i = #items, n + 1, -1 do items[i] = nil end
+  if n > 0 then redis.call('LTRIM', key, n, -1) end
+  return items
+end
+`;
+
+/**
+ * Attaches to a queue: stores the options if the queue is new.
+ * KEYS: m. ARGV: field, value, ... (the options to store).
+ * Returns the stored options as a flat field/value list.
+ */
+export const ATTACH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV))
+end
+return redis.call('HGETALL', KEYS[1])
+`;
+
+/**
+ * Puts items, as many as there is room for.
+ * KEYS: m, q, wg, wp, dd. ARGV: chan, member ('' = do not wait), reg_ms,
+ * maxsize, seq ('' = no de-duplication), watermark, items...
+ * Returns how many items were put (a retried call returns what the first
+ * one put).
+ */
+export const PUT = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+local chan, member, seq = ARGV[1], ARGV[2], ARGV[5]
+if seq ~= '' then
+  local done = redis.call('ZRANGEBYSCORE', KEYS[5], seq, seq)
+  if #done > 0 then return tonumber(string.match(done[1], ':(%d+)$')) end
+end
+local now = now_ms()
+local n = #ARGV - 6
+local k = n
+local maxsize = tonumber(ARGV[4])
+if maxsize > 0 then
+  k = math.max(0, math.min(n, maxsize - redis.call('LLEN', KEYS[2])))
+end
+if k > 0 then
+  push(KEYS[2], 7, 6 + k)
+  wake(KEYS[3], chan, k, now)
+end
+if seq ~= '' then
+  redis.call('ZADD', KEYS[5], seq, seq .. ':' .. k)
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[6])
+  redis.call('PEXPIRE', KEYS[5], 3600000)
+end
+if k < n and member ~= '' then
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), member)
+end
+return k
+`;
+
+/**
+ * Gets items from a plain queue (removed at once: at most once).
+ * KEYS: m, q, wg, wp. ARGV: chan, member, reg_ms, maxsize, max_items,
+ * max_bytes (-1 = no limit).
+ * Returns the items, or -1 (nothing; registered if member is given).
+ */
+export const GET = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+local chan, member = ARGV[1], ARGV[2]
+local items = take(KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]))
+local now = now_ms()
+if #items > 0 then
+  if tonumber(ARGV[4]) > 0 then wake(KEYS[4], chan, #items, now) end
+  return items
+end
+if member ~= '' then
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), member)
+end
+return -1
+`;
+
+/**
+ * Gets items from a joinable queue: first items whose lease expired
+ * (delivered again, or moved to the dead-letter stream after
+ * max_deliveries), then new ones; each is leased to the handle.
+ * KEYS: m, q, wg, wp, p, l, n, dead, wj. ARGV: chan, member, reg_ms,
+ * maxsize, max_items, max_bytes, handle, lease_ms, max_deliveries.
+ * Returns id, item, id, item, ...; or, when there is nothing, the ms until
+ * the next lease expires (-1 if none).
+ */
+export const JGET = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+local chan, member, handle = ARGV[1], ARGV[2], ARGV[7]
+local max_items, max_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
+local lease, max_deliveries = tonumber(ARGV[8]), tonumber(ARGV[9])
+local now = now_ms()
+local out, size, dead = {}, 0, 0
+local function full()
+  return #out >= 2 * max_items or (max_bytes >= 0 and size >= max_bytes)
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0,
+  max_items)
+for _, id in ipairs(expired) do
+  if full() then break end
+  local v = redis.call('HGET', KEYS[5], id)
+  local d, owner, item = 0, '', nil
+  if v then d, owner, item = unpack_entry(v) end
+  if not v then
+    redis.call('ZREM', KEYS[6], id)
+  elseif d >= max_deliveries then
+    redis.call('XADD', KEYS[8], '*', 'd', item, 'id', id, 'deliveries', d,
+      'owner', owner)
+    redis.call('HDEL', KEYS[5], id)
+    redis.call('ZREM', KEYS[6], id)
+    dead = dead + 1
+  else
+    redis.call('HSET', KEYS[5], id, (d + 1) .. ':' .. handle .. ':' .. item)
+    redis.call('ZADD', KEYS[6], now + lease, id)
+    out[#out + 1] = id
+    out[#out + 1] = item
+    size = size + #item
+  end
+end
+local fresh = 0
+if not full() then
+  local budget = -1
+  if max_bytes >= 0 then budget = max_bytes - size end
+  local items = take(KEYS[2], max_items - #out / 2, budget)
+  if #items > 0 then
+    local last = redis.call('INCRBY', KEYS[7], #items)
+    local hset, zadd = {}, {}
+    for i, item in ipairs(items) do
+      local id = tostring(last - #items + i)
+      hset[#hset + 1] = id
+      hset[#hset + 1] = '1:' .. handle .. ':' .. item
+      zadd[#zadd + 1] = now + lease
+      zadd[#zadd + 1] = id
+      out[#out + 1] = id
+      out[#out + 1] = item
+    end
+    redis.call('HSET', KEYS[5], unpack(hset))
+    redis.call('ZADD', KEYS[6], unpack(zadd))
+    fresh = #items
+  end
+end
+if fresh > 0 and tonumber(ARGV[4]) > 0 then wake(KEYS[4], chan, fresh, now) end
+if dead > 0 and redis.call('LLEN', KEYS[2]) == 0
+    and redis.call('HLEN', KEYS[5]) == 0 then
+  wake_all(KEYS[9], chan)
+end
+if #out > 0 then return out end
+if member ~= '' then
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), member)
+end
+local next = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+if #next == 0 then return -1 end
+return math.max(0, tonumber(next[2]) - now)
+`;
+
+/**
+ * Marks items of a joinable queue done; wakes the joiners when nothing is
+ * left. KEYS: m, q, p, l, wj. ARGV: chan, ids...
+ * Returns how many of the ids were still pending.
+ */
+export const DONE = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+local removed = redis.call('HDEL', KEYS[3], unpack(ARGV, 2))
+redis.call('ZREM', KEYS[4], unpack(ARGV, 2))
+if redis.call('LLEN', KEYS[2]) == 0 and redis.call('HLEN', KEYS[3]) == 0 then
+  wake_all(KEYS[5], ARGV[1])
+end
+return removed
+`;
+
+/**
+ * Whether every item is done; registers the joiner if not.
+ * KEYS: m, q, p, wj. ARGV: member ('' = do not wait), reg_ms.
+ * Returns 1 (all done) or 0.
+ */
+export const JOIN = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+if redis.call('LLEN', KEYS[2]) == 0 and redis.call('HLEN', KEYS[3]) == 0 then
+  return 1
+end
+if ARGV[1] ~= '' then
+  redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[2]), ARGV[1])
+end
+return 0
+`;
+
+/**
+ * Extends the leases of the items a handle holds (those still its own).
+ * KEYS: m, p, l. ARGV: handle, lease_ms, ids...
+ * Returns how many leases were extended.
+ */
+export const RENEW = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+local handle, until_ms = ARGV[1], now_ms() + tonumber(ARGV[2])
+local renewed = 0
+for i = 3, #ARGV do
+  local v = redis.call('HGET', KEYS[2], ARGV[i])
+  if v and owner_of(v) == handle then
+    redis.call('ZADD', KEYS[3], 'XX', until_ms, ARGV[i])
+    renewed = renewed + 1
+  end
+end
+return renewed
+`;
+
+/**
+ * Gives items a handle holds back for another delivery at once (a handle
+ * that closes, or a get whose caller had gone).
+ * KEYS: m, p, l, wg. ARGV: chan, handle, ids...
+ * Returns how many were given back.
+ */
+export const RELEASE = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local released = 0
+for i = 3, #ARGV do
+  local v = redis.call('HGET', KEYS[2], ARGV[i])
+  if v and owner_of(v) == ARGV[2] then
+    redis.call('ZADD', KEYS[3], 'XX', 0, ARGV[i])
+    released = released + 1
+  end
+end
+if released > 0 then wake(KEYS[4], ARGV[1], released, now_ms()) end
+return released
+`;
+
+/**
+ * Puts items of a plain queue back at its head (a get whose caller had
+ * gone). KEYS: m, q, wg. ARGV: chan, items... (in queue order).
+ */
+export const UNGET = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = #ARGV, 2, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+wake(KEYS[3], ARGV[1], #ARGV - 1, now_ms())
+return #ARGV - 1
+`;
+
+/**
+ * Ends a registration. If a wake was already spent on it, passes the wake
+ * on to the next waiter when there is something to wake it for.
+ * KEYS: m, q, wkey. ARGV: chan, member, kind ('g' getter, 'p' putter),
+ * maxsize.
+ */
+export const CANCEL = PRELUDE + `
+if redis.call('ZREM', KEYS[3], ARGV[2]) == 1 then return 0 end
+local len = redis.call('LLEN', KEYS[2])
+local maxsize = tonumber(ARGV[4])
+if (ARGV[3] == 'g' and len > 0) or
+    (ARGV[3] == 'p' and (maxsize <= 0 or len < maxsize)) then
+  return wake(KEYS[3], ARGV[1], 1, now_ms())
+end
+return 0
+`;
+
+/**
+ * Moves items that cannot be decoded to the dead-letter stream (a joinable
+ * queue also drops them from its pending items).
+ * KEYS: m, p, l, dead, q, wj. ARGV: chan, reason, id, item, id, item, ...
+ * (id '' for a plain queue's item).
+ */
+export const BURY = PRELUDE + `
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  redis.call('XADD', KEYS[4], '*', 'd', ARGV[i + 1], 'id', id, 'error',
+    ARGV[2])
+  if id ~= '' then
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], id)
+  end
+end
+if redis.call('LLEN', KEYS[5]) == 0 and redis.call('HLEN', KEYS[2]) == 0 then
+  wake_all(KEYS[6], ARGV[1])
+end
+return 1
+`;
+
+/**
+ * The number of items ready to get. KEYS: m, q.
+ */
+export const SIZE = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
+return redis.call('LLEN', KEYS[2])
+`;
+
+/**
+ * Wakes every waiter of a queue that is being destroyed.
+ * KEYS: wg, wp, wj. ARGV: chan.
+ */
+export const WAKE_ALL = PRELUDE + `
+for _, key in ipairs(KEYS) do wake_all(key, ARGV[1]) end
+return 1
+`;

@@ -1,0 +1,135 @@
+// The Redis server of the Redis tests: a throwaway `redis-server` (no
+// persistence, a unix socket in a temp dir) started per test, or the one
+// named by MPQ_REDIS_URL. Where redis-server is missing the tests are ignored,
+// unless MPQ_REDIS_REQUIRED=1 (CI), which makes that a failure.
+
+/** The server the user named, if any. */
+export const GIVEN_URL = Deno.env.get("MPQ_REDIS_URL") ?? "";
+/** CI sets this: a missing server fails the tests instead of ignoring them. */
+const REQUIRED = Deno.env.get("MPQ_REDIS_REQUIRED") === "1";
+
+/** The path of `redis-server` on PATH, or "" if there is none. */
+export function redisServerPath(): string {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      const path = `${dir}/redis-server`;
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return "";
+}
+
+const SERVER = redisServerPath();
+
+/** Whether the tests that start their own server must be ignored. */
+export const NO_SERVER = SERVER === "" && !REQUIRED;
+/** Whether the tests that can use any server must be ignored. */
+export const NO_REDIS = NO_SERVER && GIVEN_URL === "";
+
+if (NO_REDIS) {
+  console.log(
+    "Redis tests ignored: redis-server is not installed " +
+      "(apt-get install -y redis-server), and MPQ_REDIS_URL is not set",
+  );
+}
+
+/** A throwaway redis-server on a unix socket; restartable at the same path. */
+export class RedisServer implements AsyncDisposable {
+  readonly #dir: string;
+  #child: Deno.ChildProcess | null = null;
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** The socket path. */
+  get socket(): string {
+    return `${this.#dir}/redis.sock`;
+  }
+
+  /** The URL to connect to. */
+  get url(): string {
+    return `unix://${this.socket}`;
+  }
+
+  /**
+   * Starts a server.
+   *
+   * @throws {Error} if redis-server is missing (only reached when required)
+   */
+  static async start(): Promise<RedisServer> {
+    if (SERVER === "") {
+      throw new Error(
+        "redis-server is not installed: apt-get install -y redis-server",
+      );
+    }
+    const server = new RedisServer(
+      await Deno.makeTempDir({ prefix: "mpq-redis-" }),
+    );
+    await server.restart();
+    return server;
+  }
+
+  /** Kills the server (SIGKILL: it loses everything) and waits for its exit. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (child === null) return;
+    this.#child = null;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await Deno.remove(this.socket).catch(() => {});
+  }
+
+  /** Starts the server again (after `kill()`), empty. */
+  async restart(): Promise<void> {
+    await this.kill();
+    this.#child = new Deno.Command(SERVER, {
+      args: [
+        "--port",
+        "0",
+        "--unixsocket",
+        this.socket,
+        "--unixsocketperm",
+        "700",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        this.#dir,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const conn = await Deno.connect({
+          transport: "unix",
+          path: this.socket,
+        });
+        conn.close();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`redis-server did not start: ${error}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  }
+
+  /** Kills the server and removes its directory. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -480,7 +480,7 @@ export class Remote {
       const text = new TextDecoder();
       for (let i = 0; i < flat.length; i += 2) {
         ids.push(text.decode(flat[i]));
-        payloads.push(flat[i + 1]);
+        payloads.push(plain(flat[i + 1]));
       }
       return { payloads, ids };
     }, (r) => this.#release(r.ids));

@@ -71,6 +71,8 @@ export class Remote {
   readonly #closing = new AbortController();
   /** The link's epoch when the queue was last attached. */
   #attached: number;
+  /** Random, stored when the queue was created: tells a re-created queue. */
+  #nonce: string;
   /** The last put sequence number given out. */
   #seq = 0;
   /** Every put up to this one has had its reply (or its end). */
@@ -84,11 +86,16 @@ export class Remote {
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #closed: Promise<void> | null = null;
 
-  private constructor(link: Link, name: string, stored: Stored) {
+  private constructor(
+    link: Link,
+    name: string,
+    [stored, nonce]: [Stored, string],
+  ) {
     this.link = link;
     this.name = name;
     this.keys = keysOf(name);
     this.stored = stored;
+    this.#nonce = nonce;
     this.#attached = link.epoch;
   }
 
@@ -113,13 +120,13 @@ export class Remote {
     }
   }
 
-  /** Runs the attach script; returns the stored options. */
+  /** Runs the attach script; returns the stored options and nonce. */
   static async #attach(
     link: Link,
     name: string,
     create: Stored,
-  ): Promise<Stored> {
-    const fields: string[] = ["format", FORMAT];
+  ): Promise<[Stored, string]> {
+    const fields: string[] = ["format", FORMAT, "nonce", crypto.randomUUID()];
     for (const [k, v] of Object.entries(create)) fields.push(k, String(v));
     const never = new Promise<Stopped>(() => {});
     const reply = await link.script(
@@ -142,13 +149,28 @@ export class Remote {
         }`,
       );
     }
-    return {
+    return [{
       kind: map.get("kind") as Kind,
       maxsize: Number(map.get("maxsize")),
       serializer: map.get("serializer") ?? "",
       leaseMs: Number(map.get("leaseMs")),
       maxDeliveries: Number(map.get("maxDeliveries")),
-    };
+    }, map.get("nonce") ?? ""];
+  }
+
+  /**
+   * Attaches again after a reconnect. If the queue was created anew (the
+   * server lost its data), the items this handle held are gone: they are
+   * kept as blanks, so that `taskDone()` for them marks nothing.
+   */
+  async #reattach(): Promise<void> {
+    const epoch = this.link.epoch;
+    const [, nonce] = await Remote.#attach(this.link, this.name, this.stored);
+    if (nonce !== this.#nonce) {
+      this.#nonce = nonce;
+      this.#held = this.#held.map(() => "");
+    }
+    this.#attached = epoch;
   }
 
   /** Whether `close()` was called. */
@@ -175,21 +197,21 @@ export class Remote {
     what: string,
   ): Promise<unknown> {
     for (;;) {
+      if (this.#attached !== this.link.epoch) await this.#reattach();
+      const epoch = this.#attached;
       try {
         return await this.link.script(script, keys, args, stop);
       } catch (error) {
         if (!String((error as Error)?.message).startsWith("NOQUEUE")) {
           throw error;
         }
-        if (this.#attached === this.link.epoch) {
+        if (epoch === this.link.epoch) {
           throw new ClosedError(
             `Cannot ${what}: queue ${
               JSON.stringify(this.name)
-            } no longer exists on the server (destroyed, or the server lost its data)`,
+            } no longer exists on the server (destroyed by a handle)`,
           );
         }
-        this.#attached = this.link.epoch;
-        await Remote.#attach(this.link, this.name, this.stored);
       }
     }
   }
@@ -536,7 +558,7 @@ export class Remote {
       k.leases,
       this.handle,
       String(this.stored.leaseMs),
-      ...this.#held,
+      ...this.#held.filter((id) => id !== ""),
     ]).catch(() => {});
   }
 
@@ -566,7 +588,7 @@ export class Remote {
       return this.#run(
         lua.DONE,
         [k.meta, k.ready, k.pending, k.leases, k.joiners],
-        [WAKE_CHANNEL, ...batch.ids],
+        [WAKE_CHANNEL, this.handle, ...batch.ids],
         never,
         "mark a task done",
       );
@@ -642,7 +664,7 @@ export class Remote {
     clearInterval(this.#renewTimer);
     this.#closed = (async () => {
       await this.#doneBatch?.promise.catch(() => {});
-      await this.#release(this.#held.splice(0));
+      await this.#release(this.#held.splice(0).filter((id) => id !== ""));
       await this.link.release();
     })();
     return this.#closed;
@@ -659,9 +681,12 @@ export class Remote {
     this.#held = [];
     const k = this.keys;
     try {
-      await this.link.script(lua.WAKE_ALL, [k.getters, k.putters, k.joiners], [
-        WAKE_CHANNEL,
-      ], new Promise(() => {}));
+      await this.link.script(
+        lua.DESTROY,
+        [k.meta, k.getters, k.putters, k.joiners],
+        [WAKE_CHANNEL],
+        new Promise(() => {}),
+      );
       let cursor = "0";
       do {
         const [next, found] = await this.link.command([

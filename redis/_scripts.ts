@@ -228,14 +228,22 @@ return math.max(0, tonumber(next[2]) - now)
 `;
 
 /**
- * Marks items of a joinable queue done; wakes the joiners when nothing is
- * left. KEYS: m, q, p, l, wj. ARGV: chan, ids...
- * Returns how many of the ids were still pending.
+ * Marks items of a joinable queue done (those the handle still holds: an
+ * item delivered again since is left to its new holder); wakes the joiners
+ * when nothing is left. KEYS: m, q, p, l, wj. ARGV: chan, handle, ids...
+ * Returns how many were marked.
  */
 export const DONE = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
-local removed = redis.call('HDEL', KEYS[3], unpack(ARGV, 2))
-redis.call('ZREM', KEYS[4], unpack(ARGV, 2))
+local removed = 0
+for i = 3, #ARGV do
+  local v = redis.call('HGET', KEYS[3], ARGV[i])
+  if v and owner_of(v) == ARGV[2] then
+    redis.call('HDEL', KEYS[3], ARGV[i])
+    redis.call('ZREM', KEYS[4], ARGV[i])
+    removed = removed + 1
+  end
+end
 if redis.call('LLEN', KEYS[2]) == 0 and redis.call('HLEN', KEYS[3]) == 0 then
   wake_all(KEYS[5], ARGV[1])
 end
@@ -356,10 +364,12 @@ return redis.call('LLEN', KEYS[2])
 `;
 
 /**
- * Wakes every waiter of a queue that is being destroyed.
- * KEYS: wg, wp, wj. ARGV: chan.
+ * Starts destroying a queue: deletes its options (so every later call finds
+ * it gone) and its waiter sets, waking every waiter.
+ * KEYS: m, wg, wp, wj. ARGV: chan.
  */
-export const WAKE_ALL = PRELUDE + `
-for _, key in ipairs(KEYS) do wake_all(key, ARGV[1]) end
+export const DESTROY = PRELUDE + `
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do wake_all(KEYS[i], ARGV[1]) end
 return 1
 `;

@@ -36,9 +36,21 @@ if (NO_REDIS) {
   );
 }
 
-/** A throwaway redis-server on a unix socket; restartable at the same path. */
+/** A port that was free a moment ago on 127.0.0.1. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * A throwaway redis-server on a free loopback port (and a unix socket),
+ * restartable at the same address.
+ */
 export class RedisServer implements AsyncDisposable {
   readonly #dir: string;
+  readonly #port = freePort();
   #child: Deno.ChildProcess | null = null;
 
   private constructor(dir: string) {
@@ -50,9 +62,9 @@ export class RedisServer implements AsyncDisposable {
     return `${this.#dir}/redis.sock`;
   }
 
-  /** The URL to connect to. */
+  /** The URL to connect to (TCP: a worker needs only --allow-net). */
   get url(): string {
-    return `unix://${this.socket}`;
+    return `redis://127.0.0.1:${this.#port}`;
   }
 
   /**
@@ -93,7 +105,9 @@ export class RedisServer implements AsyncDisposable {
     this.#child = new Deno.Command(SERVER, {
       args: [
         "--port",
-        "0",
+        String(this.#port),
+        "--bind",
+        "127.0.0.1",
         "--unixsocket",
         this.socket,
         "--unixsocketperm",
@@ -113,8 +127,8 @@ export class RedisServer implements AsyncDisposable {
     for (;;) {
       try {
         const conn = await Deno.connect({
-          transport: "unix",
-          path: this.socket,
+          hostname: "127.0.0.1",
+          port: this.#port,
         });
         conn.close();
         return;

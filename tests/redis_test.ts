@@ -1,0 +1,628 @@
+// The Redis queues (@mp/queues/redis) against a real redis-server: started
+// per test on a unix socket (no persistence) unless MPQ_REDIS_URL names one.
+// Workers are real Deno processes that attach with only the URL and a name.
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { decode as referenceDecode } from "@msgpack/msgpack";
+import { createClient, RESP_TYPES } from "redis";
+import { Buffer } from "node:buffer";
+import { JoinableQueue, Queue, type QueueLike } from "../mod.ts";
+import {
+  ClosedError,
+  Empty,
+  Full,
+  RedisJoinableQueue,
+  RedisQueue,
+  RedisSimpleQueue,
+} from "../redis/mod.ts";
+import { Link, Stopped } from "../redis/_link.ts";
+import { keysOf } from "../redis/_keys.ts";
+import * as lua from "../redis/_scripts.ts";
+import { GIVEN_URL, NO_REDIS, NO_SERVER, RedisServer } from "./_redis.ts";
+import { withTimeout } from "./_util.ts";
+
+/** The permissions a worker gets: the narrowest the client needs. */
+const WORKER_FLAGS = ["--allow-net", "--allow-env=REDIS_DEBUG_MAINTENANCE"];
+const WORKER = new URL("./workers/redis_worker.ts", import.meta.url);
+
+let unique = 0;
+/** A queue name no other test uses. */
+function fresh(what: string): string {
+  return `test-${what}-${Deno.pid}-${++unique}`;
+}
+
+/** A test with a server: its own, or MPQ_REDIS_URL's. */
+function redisTest(
+  name: string,
+  fn: (url: string, server: RedisServer | null) => Promise<void>,
+  options: { ownServer?: boolean; ms?: number } = {},
+): void {
+  const ignore = options.ownServer ? NO_SERVER : NO_REDIS;
+  Deno.test({
+    name,
+    ignore,
+    fn: async () => {
+      if (GIVEN_URL !== "" && !options.ownServer) {
+        return await withTimeout(
+          fn(GIVEN_URL, null),
+          options.ms ?? 60_000,
+          name,
+        );
+      }
+      await using server = await RedisServer.start();
+      await withTimeout(fn(server.url, server), options.ms ?? 60_000, name);
+    },
+  });
+}
+
+/** A raw client (binary replies) for looking at the keys. */
+async function raw(url: string) {
+  const unix = /^unix:\/\/(.*)$/.exec(url);
+  const client = createClient(
+    unix ? { socket: { path: unix[1], tls: false as const } } : { url },
+  ).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+/** Every key of the queue `name`. */
+async function keysOfQueue(url: string, name: string): Promise<string[]> {
+  const client = await raw(url);
+  try {
+    const found = await client.sendCommand([
+      "KEYS",
+      keysOf(name).pattern,
+    ]) as Buffer[];
+    return found.map((k) => k.toString()).sort();
+  } finally {
+    await client.close();
+  }
+}
+
+/** Runs a worker role to its end; returns its exit status. */
+function worker(...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...WORKER_FLAGS, WORKER.href, ...args],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+}
+
+/** Gets exactly n items (each within 30 s). */
+async function drain<T>(q: QueueLike<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  while (out.length < n) {
+    out.push(...await q.getMany({ maxItems: n - out.length, timeout: 30_000 }));
+  }
+  return out;
+}
+
+redisTest(
+  "values of the type table round-trip, and the stored bytes are standard msgpack",
+  async (url) => {
+    const name = fresh("types");
+    const q = await RedisQueue.connect<unknown>(url, name);
+    const values: unknown[] = [
+      null,
+      undefined,
+      true,
+      -0,
+      NaN,
+      2 ** 53 + 2,
+      123456789012345678901234567890n,
+      "héllo ✓",
+      new Uint8Array([0, 1, 255]),
+      new Float64Array([1.5, -2]),
+      [1, undefined, 3],
+      { a: { b: [new Date(0), new Map([[1, "x"]]), new Set(["y"])] } },
+      new RangeError("bad", { cause: 7 }),
+    ];
+    await q.putMany(values);
+    const back = await drain(q, values.length);
+    deepStrictEqual(back.slice(0, 12), values.slice(0, 12));
+    ok(back[12] instanceof RangeError);
+    strictEqual((back[12] as Error).message, "bad");
+    // Plain data is readable from any language: the list holds msgpack.
+    await q.put({ id: 7, tags: ["a", "b"] });
+    const client = await raw(url);
+    try {
+      const [bytes] = await client.sendCommand([
+        "LRANGE",
+        keysOf(name).ready,
+        "0",
+        "0",
+      ]) as Buffer[];
+      deepStrictEqual(referenceDecode(bytes), { id: 7, tags: ["a", "b"] });
+    } finally {
+      await client.close();
+    }
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "the same QueueLike code runs on a local and a Redis queue",
+  async (url) => {
+    async function pipeline(q: QueueLike<number>): Promise<number> {
+      await q.putMany([1, 2, 3]);
+      await q.put(4);
+      let sum = 0;
+      for (const x of await drain(q, 4)) sum += x;
+      return sum;
+    }
+    await using local = new Queue<number>();
+    const remote = await RedisQueue.connect<number>(url, fresh("like"));
+    strictEqual(await pipeline(local), 10);
+    strictEqual(await pipeline(remote), 10);
+    await remote.destroy();
+  },
+);
+
+redisTest(
+  "2,000 items put by 2 producer processes reach 3 consumer processes exactly once",
+  async (url) => {
+    const name = fresh("once");
+    const outName = fresh("once-out");
+    const q = await RedisQueue.connect<number | null>(url, name);
+    const out = await RedisQueue.connect<number>(url, outName);
+    const consumers = [0, 1, 2].map(() =>
+      worker("consume", url, name, outName)
+    );
+    const producers = [
+      worker("produce", url, name, "0", "1000"),
+      worker("produce", url, name, "1000", "2000"),
+    ];
+    for (const p of producers) strictEqual((await p.status).code, 0);
+    await q.putMany([null, null, null]);
+    const got = await drain(out, 2000);
+    for (const c of consumers) strictEqual((await c.status).code, 0);
+    deepStrictEqual(
+      got.sort((a, b) => a - b),
+      Array.from({ length: 2000 }, (_, i) => i),
+    );
+    strictEqual(await q.qsize(), 0);
+    await out.destroy();
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "maxsize holds across processes: a producer process waits while the queue is full",
+  async (url) => {
+    const name = fresh("bound");
+    const q = await RedisQueue.connect<number>(url, name, { maxsize: 5 });
+    const producer = worker("produce", url, name, "0", "40");
+    const got: number[] = [];
+    let largest = 0;
+    while (got.length < 40) {
+      await new Promise((r) => setTimeout(r, 5));
+      largest = Math.max(largest, await q.qsize());
+      got.push(await q.get({ timeout: 30_000 }));
+    }
+    strictEqual((await producer.status).code, 0);
+    ok(largest <= 5, `qsize reached ${largest}`);
+    strictEqual(largest, 5, "the producer filled the queue up to its bound");
+    deepStrictEqual(got, Array.from({ length: 40 }, (_, i) => i));
+    // A put waiting for room is let in by a get of another handle.
+    const other = await RedisQueue.connect<number>(url, name);
+    await q.putMany([1, 2, 3, 4, 5]);
+    ok(await q.full());
+    await rejects(q.putNowait(6), Full);
+    const waiting = q.put(6);
+    await new Promise((r) => setTimeout(r, 50));
+    strictEqual(await q.qsize(), 5);
+    strictEqual(await other.get(), 1);
+    await waiting;
+    deepStrictEqual(await drain(other, 5), [2, 3, 4, 5, 6]);
+    // putMany beyond the bound puts what fits, then waits for the rest.
+    const many = q.putMany([10, 11, 12, 13, 14, 15, 16]);
+    deepStrictEqual(await drain(other, 7), [10, 11, 12, 13, 14, 15, 16]);
+    await many;
+    await rejects(q.putMany([1, 2, 3, 4, 5, 6], { timeout: 50 }), Full);
+    strictEqual(await q.qsize(), 5, "the items already put stay put");
+    await other.close();
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "timeouts end get, put and join on time; an abort ends them and loses nothing",
+  async (url) => {
+    const q = await RedisJoinableQueue.connect<number>(url, fresh("time"), {
+      maxsize: 1,
+    });
+    for (const ms of [30, 150]) {
+      let t = performance.now();
+      await rejects(q.get({ timeout: ms }), Empty);
+      let took = performance.now() - t;
+      ok(took >= ms - 1 && took < ms + 500, `get took ${took} ms for ${ms}`);
+      await q.put(1);
+      t = performance.now();
+      await rejects(q.put(2, { timeout: ms }), Full);
+      took = performance.now() - t;
+      ok(took >= ms - 1 && took < ms + 500, `put took ${took} ms for ${ms}`);
+      t = performance.now();
+      await rejects(q.join({ timeout: ms }), { name: "TimeoutError" });
+      took = performance.now() - t;
+      ok(took >= ms - 1 && took < ms + 500, `join took ${took} ms for ${ms}`);
+      strictEqual(await q.get(), 1);
+      await q.taskDone();
+    }
+    // Non-blocking and zero timeouts try once.
+    await rejects(q.getNowait(), Empty);
+    await rejects(q.get({ timeout: 0 }), Empty);
+    // An already-aborted signal rejects at once and consumes nothing.
+    await q.put(5);
+    const reason = new Error("stop");
+    await rejects(
+      q.get({ signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    strictEqual(await q.qsize(), 1);
+    await rejects(q.put(6, { signal: AbortSignal.abort() }), {
+      name: "AbortError",
+    });
+    // An abort during a wait: the put did not happen, the item is still there.
+    const controller = new AbortController();
+    const put = q.put(7, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 30);
+    await rejects(put, { name: "AbortError" });
+    strictEqual(await q.get(), 5);
+    await q.taskDone();
+    const getter = new AbortController();
+    const get = q.get({ signal: getter.signal });
+    setTimeout(() => getter.abort(), 30);
+    await rejects(get, { name: "AbortError" });
+    await q.put(8);
+    strictEqual(
+      await q.get({ timeout: 1000 }),
+      8,
+      "the aborted get took nothing",
+    );
+    await q.taskDone();
+    await q.join({ timeout: 1000 });
+    await rejects(q.get({ timeout: NaN }), RangeError);
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "close() ends this handle's waits with ClosedError; other handles keep working",
+  async (url) => {
+    const name = fresh("close");
+    const a = await RedisQueue.connect<number>(url, name);
+    const b = await RedisQueue.connect<number>(url, name);
+    const waiting = a.get();
+    const closing = a.close();
+    ok(a.closed);
+    await rejects(waiting, ClosedError);
+    await closing;
+    await a.close(); // again: nothing
+    await rejects(a.put(1), ClosedError);
+    await b.put(1);
+    strictEqual(await b.get(), 1);
+    const items: number[] = [];
+    await b.putMany([1, 2]);
+    for await (const x of b) {
+      items.push(x);
+      if (items.length === 2) await b.destroy();
+    }
+    deepStrictEqual(items, [1, 2]);
+  },
+);
+
+redisTest(
+  "a consumer process SIGKILLed mid-batch: its items are delivered again and join() resolves",
+  async (url) => {
+    const name = fresh("crash");
+    const outName = fresh("crash-out");
+    const q = await RedisJoinableQueue.connect<number>(url, name, {
+      leaseMs: 500,
+    });
+    const out = await RedisQueue.connect<number>(url, outName);
+    const items = Array.from({ length: 2000 }, (_, i) => i);
+    await q.putMany(items);
+    // The first worker dies right after getting its second batch of 10.
+    const workers = [
+      worker("work", url, name, outName, "2"),
+      worker("work", url, name, outName),
+      worker("work", url, name, outName),
+    ];
+    await q.join({ timeout: 30_000 });
+    const statuses = await Promise.all(workers.map((w) => w.status));
+    strictEqual(statuses[0].signal, "SIGKILL");
+    strictEqual(statuses[1].code, 0);
+    strictEqual(statuses[2].code, 0);
+    const done: number[] = [];
+    for (;;) {
+      try {
+        done.push(...await out.getMany({ maxItems: 5000, timeout: 0 }));
+      } catch {
+        break;
+      }
+    }
+    deepStrictEqual([...new Set(done)].sort((a, b) => a - b), items);
+    ok(done.length >= 2000);
+    strictEqual(await q.qsize(), 0);
+    await out.destroy();
+    await q.destroy();
+  },
+  { ms: 90_000 },
+);
+
+redisTest(
+  "a live holder keeps its lease past leaseMs; a closed one gives its items back",
+  async (url) => {
+    const name = fresh("lease");
+    const a = await RedisJoinableQueue.connect<string>(url, name, {
+      leaseMs: 200,
+    });
+    const b = await RedisJoinableQueue.connect<string>(url, name);
+    strictEqual(b.leaseMs, 200);
+    await a.put("x");
+    strictEqual(await a.get(), "x");
+    await rejects(b.get({ timeout: 700 }), Empty);
+    await a.close(); // gives "x" back at once
+    strictEqual(await b.get({ timeout: 1000 }), "x");
+    await b.taskDone();
+    await b.join({ timeout: 1000 });
+    await rejects(b.taskDone(), RangeError);
+    await b.destroy();
+  },
+);
+
+redisTest(
+  "after maxDeliveries an item moves to the dead-letter stream, and join() resolves",
+  async (url) => {
+    const name = fresh("dead");
+    const q = await RedisJoinableQueue.connect<{ n: number }>(url, name, {
+      leaseMs: 60_000,
+      maxDeliveries: 2,
+    });
+    await q.put({ n: 1 });
+    for (let i = 0; i < 2; i++) {
+      const h = await RedisJoinableQueue.connect<{ n: number }>(url, name);
+      deepStrictEqual(await h.get({ timeout: 1000 }), { n: 1 });
+      await h.close(); // neither done: given back
+    }
+    await rejects(q.get({ timeout: 100 }), Empty);
+    await q.join({ timeout: 1000 });
+    const client = await raw(url);
+    try {
+      const entries = await client.sendCommand([
+        "XRANGE",
+        keysOf(name).dead,
+        "-",
+        "+",
+      ]) as [Buffer, Buffer[]][];
+      strictEqual(entries.length, 1);
+      const fields = entries[0][1];
+      deepStrictEqual(referenceDecode(fields[1]), { n: 1 });
+      strictEqual(fields[5].toString(), "2", "delivered twice");
+    } finally {
+      await client.close();
+    }
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "an item that cannot be decoded rejects its get, goes to the dead-letter stream, and the next item arrives",
+  async (url) => {
+    const name = fresh("undecodable");
+    const q = await RedisJoinableQueue.connect<number>(url, name);
+    const client = await raw(url);
+    try {
+      await client.sendCommand([
+        "RPUSH",
+        keysOf(name).ready,
+        Buffer.from([0xc1]),
+      ]);
+      await q.put(2);
+      await rejects(q.get({ timeout: 1000 }));
+      strictEqual(await q.get({ timeout: 1000 }), 2);
+      await q.taskDone();
+      await q.join({ timeout: 1000 });
+      strictEqual(
+        await client.sendCommand(["XLEN", keysOf(name).dead]) as number,
+        1,
+      );
+    } finally {
+      await client.close();
+    }
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "connect checks the stored options: a difference is a TypeError, left-out ones are adopted",
+  async (url) => {
+    const name = fresh("options");
+    const q = await RedisQueue.connect<number>(url, name, { maxsize: 3 });
+    await rejects(RedisQueue.connect(url, name, { maxsize: 4 }), {
+      name: "TypeError",
+      message: /created with maxsize 3, received 4/,
+    });
+    await rejects(
+      RedisQueue.connect(url, name, {
+        serializer: {
+          name: "json",
+          encode: () => new Uint8Array(),
+          decode: () => 0,
+        },
+      }),
+      { name: "TypeError", message: /serializer "msgpack", received "json"/ },
+    );
+    await rejects(RedisJoinableQueue.connect(url, name), {
+      name: "TypeError",
+      message: /plain queue/,
+    });
+    const same = await RedisSimpleQueue.connect<number>(url, name);
+    strictEqual(same.maxsize, 3);
+    await same.close();
+    const jname = fresh("joptions");
+    const j = await RedisJoinableQueue.connect(url, jname, { leaseMs: 1000 });
+    await rejects(
+      RedisJoinableQueue.connect(url, jname, { leaseMs: 2000 }),
+      TypeError,
+    );
+    await rejects(
+      RedisJoinableQueue.connect(url, jname, { maxDeliveries: 9 }),
+      TypeError,
+    );
+    await rejects(RedisQueue.connect(url, jname), {
+      message: /joinable queue/,
+    });
+    await j.destroy();
+    await rejects(RedisQueue.connect(url, name, { maxsize: NaN }), RangeError);
+    await rejects(RedisQueue.connect("http://x", name), TypeError);
+    await rejects(RedisQueue.connect(url, ""), TypeError);
+    await rejects(
+      RedisQueue.connect(url, name, {
+        serializer: { encode: () => new Uint8Array(), decode: () => 0 },
+      }),
+      { name: "TypeError", message: /without a name/ },
+    );
+    await rejects(q.put((() => {}) as unknown as number), TypeError);
+    strictEqual(await q.qsize(), 0);
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "destroy() deletes every key and ends other handles' waits with ClosedError",
+  async (url) => {
+    const name = fresh("destroy");
+    const q = await RedisJoinableQueue.connect<number>(url, name, {
+      maxsize: 10,
+    });
+    const other = await RedisJoinableQueue.connect<number>(url, name);
+    await q.putMany([1, 2, 3]);
+    await q.get();
+    await q.put(4);
+    ok((await keysOfQueue(url, name)).length > 0);
+    const waitingJoin = other.join();
+    await q.destroy();
+    await rejects(waitingJoin, ClosedError);
+    deepStrictEqual(await keysOfQueue(url, name), []);
+    await rejects(other.get({ timeout: 100 }), ClosedError);
+    await other.close();
+    deepStrictEqual(await keysOfQueue(url, name), []);
+  },
+);
+
+redisTest(
+  "a put resent after a lost reply is not applied twice",
+  async (url) => {
+    const link = await Link.open(url);
+    const name = fresh("dedupe");
+    const keys = keysOf(name);
+    const never = new Promise<Stopped>(() => {});
+    try {
+      await link.script(lua.ATTACH, [keys.meta], [
+        "format",
+        "1",
+        "kind",
+        "queue",
+        "maxsize",
+        "0",
+      ], never);
+      const args = ["mpq:w:", "", "10000", "0", "1", "0", new Uint8Array([1])];
+      const put = [
+        keys.meta,
+        keys.ready,
+        keys.getters,
+        keys.putters,
+        keys.puts("h"),
+      ];
+      strictEqual(await link.script(lua.PUT, put, args, never), 1);
+      strictEqual(await link.script(lua.PUT, put, args, never), 1);
+      strictEqual(await link.command(["LLEN", keys.ready]), 1);
+      // Once the handle has seen the reply, the record is dropped.
+      const next = ["mpq:w:", "", "10000", "0", "2", "1", new Uint8Array([2])];
+      strictEqual(await link.script(lua.PUT, put, next, never), 1);
+      strictEqual(await link.command(["ZCARD", keys.puts("h")]), 1);
+      await link.command([
+        "DEL",
+        ...Object.values(keys).filter((k) =>
+          typeof k === "string" && !k.includes("*")
+        ) as string[],
+        keys.puts("h"),
+      ]);
+    } finally {
+      await link.release();
+    }
+  },
+);
+
+redisTest(
+  "a server restart mid-run: waits end at their timeout, then the queue works again",
+  async (url, server) => {
+    const name = fresh("restart");
+    const q = await RedisJoinableQueue.connect<number>(url, name);
+    const other = await RedisJoinableQueue.connect<number>(url, name);
+    await q.putMany([1, 2]);
+    strictEqual(await other.get(), 1);
+    const waiting = other.getMany({ maxItems: 100, timeout: 10_000 });
+    // The server dies (losing everything) and comes back empty.
+    await server!.kill();
+    const t = performance.now();
+    await rejects(q.put(3, { timeout: 300 }), Full);
+    const took = performance.now() - t;
+    ok(took < 800, `put took ${took} ms with the server down`);
+    await rejects(q.get({ timeout: 200 }), Empty);
+    await server!.restart();
+    // The queue is attached again (with its options) and works.
+    await q.put(4, { timeout: 10_000 });
+    const got = await waiting;
+    deepStrictEqual(got, [4]);
+    await other.taskDone(); // for 1, lost with the server's data: marks nothing
+    await rejects(q.join({ timeout: 50 }), { name: "TimeoutError" });
+    await other.taskDone(); // for 4
+    await q.join({ timeout: 1000 });
+    await rejects(other.taskDone(), RangeError);
+    await q.destroy();
+    await other.close();
+  },
+  { ownServer: true },
+);
+
+redisTest(
+  "a connect to a server that is not there rejects at once",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await rejects(
+        RedisQueue.connect(`unix://${dir}/none.sock`, "x"),
+        Deno.errors.ConnectionRefused,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+redisTest(
+  "JoinableQueue and RedisJoinableQueue share the JoinableQueueLike surface",
+  async (url) => {
+    async function work(q: import("../mod.ts").JoinableQueueLike<number>) {
+      await q.putMany([1, 2, 3]);
+      let sum = 0;
+      for (const x of await drain(q, 3)) {
+        sum += x;
+        await q.taskDone();
+      }
+      await q.join({ timeout: 5000 });
+      return sum;
+    }
+    await using local = new JoinableQueue<number>();
+    strictEqual(await work(local), 6);
+    const remote = await RedisJoinableQueue.connect<number>(
+      url,
+      fresh("jlike"),
+    );
+    strictEqual(await work(remote), 6);
+    await remote.destroy();
+  },
+);

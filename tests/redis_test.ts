@@ -502,9 +502,9 @@ redisTest(
     await q.get();
     await q.put(4);
     ok((await keysOfQueue(url, name)).length > 0);
-    const waitingJoin = other.join();
+    const joinEnds = rejects(other.join(), ClosedError);
     await q.destroy();
-    await rejects(waitingJoin, ClosedError);
+    await joinEnds;
     deepStrictEqual(await keysOfQueue(url, name), []);
     await rejects(other.get({ timeout: 100 }), ClosedError);
     await other.close();

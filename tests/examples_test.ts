@@ -1,6 +1,7 @@
 // Runs every example under examples/ as a subprocess, the way its `deno task`
 // does, and checks what it prints.
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { NO_SERVER } from "./_redis.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const TIMEOUT_MS = 60_000;
@@ -217,4 +218,36 @@ Deno.test("examples/process_pool.ts: Pool.map in order, imapUnordered, a throwin
     "a worker died: WorkerExitError, exit code 3",
     "the pool goes on: collatz(27) = 111",
   ]);
+});
+
+Deno.test({
+  name:
+    "examples/redis_pool.ts: workers that know only a URL and a name, results in input order",
+  ignore: NO_SERVER,
+  fn: async () => {
+    const config = JSON.parse(
+      Deno.readTextFileSync(new URL("deno.json", ROOT)),
+    ) as { tasks: Record<string, string> };
+    const command = config.tasks["example:redis"];
+    strictEqual(
+      command,
+      "deno run --allow-net --allow-env=REDIS_DEBUG_MAINTENANCE --allow-run examples/redis_pool.ts",
+    );
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: command.split(" ").slice(1),
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    }).output();
+    const text = new TextDecoder().decode(stdout);
+    strictEqual(code, 0, `${text}\n${new TextDecoder().decode(stderr)}`);
+    const lines = text.split("\n").filter((l) => l !== "");
+    match(lines[0], /^collatz\(837799\) = 524 steps \(w[123]\)$/);
+    strictEqual(lines[11].startsWith("collatz(1) = 0 steps"), true);
+    strictEqual(
+      lines[12],
+      "12 results, in input order, from 3 workers over a throwaway Redis",
+    );
+  },
 });

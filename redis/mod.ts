@@ -18,6 +18,7 @@
  * console.log(await q.get());
  * await q.taskDone();
  * await q.join();
+ * await q.destroy(); // deletes the queue from the server
  * ```
  *
  * @module
@@ -30,4 +31,6 @@ export type { RedisSimpleQueueOptions } from "./simple_queue.ts";
 export { RedisJoinableQueue } from "./joinable_queue.ts";
 export type { RedisJoinableQueueOptions } from "./joinable_queue.ts";
 export { ClosedError, Empty, Full } from "../queues/errors.ts";
+export { bytes, msgpack, registerSerializer } from "../queues/serializer.ts";
+export type { Serializer } from "../queues/serializer.ts";
 export type { JoinableQueueLike, QueueLike } from "../queues/queue_like.ts";

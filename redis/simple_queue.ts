@@ -15,8 +15,11 @@ import { RedisQueue } from "./queue.ts";
  *
  * @example Usage
  * ```ts ignore
- * import { bytes } from "@mp/queues";
- * import { RedisSimpleQueue, type RedisSimpleQueueOptions } from "@mp/queues/redis";
+ * import {
+ *   bytes,
+ *   RedisSimpleQueue,
+ *   type RedisSimpleQueueOptions,
+ * } from "@mp/queues/redis"; // the serializers without --allow-ffi
  *
  * const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
  * const options: RedisSimpleQueueOptions = { serializer: bytes };

@@ -521,12 +521,16 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    * @example Usage
    * ```ts ignore
    * import { RedisQueue } from "@mp/queues/redis";
+   * import { strictEqual } from "node:assert/strict";
    *
    * const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
    * {
    *   await using q = await RedisQueue.connect<number>(url, "doc-dispose");
    *   await q.put(1);
    * } // closed here; the queue and its item stay on the server
+   * const again = await RedisQueue.connect<number>(url, "doc-dispose");
+   * strictEqual(await again.get(), 1);
+   * await again.destroy();
    * ```
    */
   [Symbol.asyncDispose](): Promise<void> {

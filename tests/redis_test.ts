@@ -14,7 +14,7 @@ import {
   RedisQueue,
   RedisSimpleQueue,
 } from "../redis/mod.ts";
-import { Link, Stopped } from "../redis/_link.ts";
+import { Link, type Stopped } from "../redis/_link.ts";
 import { keysOf } from "../redis/_keys.ts";
 import * as lua from "../redis/_scripts.ts";
 import { GIVEN_URL, NO_REDIS, NO_SERVER, RedisServer } from "./_redis.ts";

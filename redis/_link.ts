@@ -21,6 +21,9 @@ export class Stopped {
   }
 }
 
+/** A stop that never comes: the call waits for a reconnect as long as it takes. */
+export const NEVER = (): Promise<Stopped> => new Promise(() => {});
+
 /** One pending wait of a call: woken by a PUBLISH of its id. */
 export interface WaitSlot {
   /** Set when a wake arrived (cleared by the waiter before each attempt). */
@@ -44,11 +47,14 @@ type Client = ReturnType<typeof createClient>;
 function clientOptions(
   url: string,
   connected: () => boolean,
+  waiting: (ms: number) => void,
 ): Parameters<typeof createClient>[0] {
   const reconnectStrategy = (retries: number, cause: Error) => {
     if (!connected()) return cause;
     const backoff = Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(retries, 10));
-    return backoff + Math.floor(Math.random() * backoff / 4);
+    const ms = backoff + Math.floor(Math.random() * backoff / 4);
+    waiting(ms);
+    return ms;
   };
   const socket = { reconnectStrategy, connectTimeout: 5000 };
   const unix = /^(?:redis\+)?unix:\/\/(.*)$/.exec(url);
@@ -101,10 +107,23 @@ export class Link {
   /** How many times the command client became ready. */
   #epoch = 0;
   #ready = false;
+  /**
+   * When the last back-off before a reconnect attempt ends: node-redis
+   * sleeps it on a timer that closing does not clear.
+   */
+  #retryEnds = 0;
+  /** Set when the last reference was dropped (the clients are closing). */
+  #released = false;
 
   private constructor(url: string) {
     this.url = url;
-    this.#client = createClient(clientOptions(url, () => this.#epoch > 0))
+    this.#client = createClient(clientOptions(
+      url,
+      () => this.#epoch > 0,
+      (ms) => {
+        this.#retryEnds = Math.max(this.#retryEnds, performance.now() + ms);
+      },
+    ))
       .withTypeMapping({
         [RESP_TYPES.BLOB_STRING]: Buffer,
       }) as unknown as Client;
@@ -136,6 +155,8 @@ export class Link {
       link.catch(() => Link.#open.delete(url));
     }
     return link.then((l) => {
+      // Released to 0 (and closing) between the lookup and now: a new one.
+      if (l.#refs === 0 && l.#released) return Link.open(url);
       l.#refs++;
       return l;
     });
@@ -165,12 +186,16 @@ export class Link {
   /** Drops one reference; the last one closes the connections. */
   async release(): Promise<void> {
     if (--this.#refs > 0) return;
+    this.#released = true;
     Link.#open.delete(this.url);
     for (const slot of this.#waits.values()) slot.wake?.();
     await Promise.allSettled([
       this.#close(this.#subscriber),
       this.#close(this.#client),
     ]);
+    // Outlive the client's back-off timer, so that nothing is left running.
+    const left = this.#retryEnds - performance.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left + 5));
   }
 
   /** Closes a client, at once if it is not connected. */
@@ -228,7 +253,7 @@ export class Link {
     lua: string,
     keys: readonly string[],
     args: readonly Arg[],
-    stop: Promise<Stopped>,
+    stop: () => Promise<Stopped>,
   ): Promise<unknown> {
     const sha = this.#sha(lua);
     const tail = [String(keys.length), ...keys, ...args.map(toBuffer)];
@@ -247,7 +272,9 @@ export class Link {
           }
         }
       }
-      const stopped = await Promise.race([this.#whenReady(), stop]);
+      const ready = this.#whenReady();
+      const stopped = await Promise.race([ready.promise, stop()]);
+      ready.cancel();
       if (stopped instanceof Stopped) throw stopped;
     }
   }
@@ -257,20 +284,27 @@ export class Link {
     return this.#client.sendCommand(args.map(toBuffer));
   }
 
-  /** Resolves when the command client is ready (at once if it is). */
-  #whenReady(): Promise<void> {
+  /**
+   * Resolves when the command client is ready again (after 10 ms if it
+   * seems ready: it has yet to notice that its socket is gone).
+   */
+  #whenReady(): { promise: Promise<void>; cancel(): void } {
     if (this.#ready && this.#client.isReady) {
-      // A failure on a ready client that is not a reply: give the client a
-      // moment to notice its socket is gone.
-      return new Promise((resolve) => setTimeout(resolve, 10));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const promise = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 10);
+      });
+      return { promise, cancel: () => clearTimeout(timer) };
     }
-    return new Promise((resolve) => {
-      const done = () => {
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      done = () => {
         this.#onReady.delete(done);
         resolve();
       };
       this.#onReady.add(done);
     });
+    return { promise, cancel: () => this.#onReady.delete(done) };
   }
 
   /** The SHA1 of a script source, hex. */

@@ -9,6 +9,7 @@ import { type Keys, keysOf } from "./_keys.ts";
 import {
   type Arg,
   Link,
+  NEVER,
   Stopped,
   type WaitSlot,
   WAKE_CHANNEL,
@@ -33,13 +34,17 @@ const FORMAT = "1";
 const REGISTRATION_MS = 10_000;
 /** How long a call waits for the reply of a request in flight at its end. */
 const GRACE_MS = 10;
+/** How long `close()` waits for a server that is away. */
+const CLOSE_MS = 2000;
+/** How long `destroy()` waits for a server that is away. */
+const DESTROY_MS = 5000;
 /** How long a non-blocking call waits for a server that is reconnecting. */
 const NONBLOCKING_MS = 1000;
 
 /** A call's attempt: its result, or the ms until it is worth looking again (-1: only when woken). */
 type Attempt<R> = (
   member: string,
-  stop: Promise<Stopped>,
+  stop: () => Promise<Stopped>,
 ) => Promise<R | number>;
 
 /** Resolves after `ms`; the timer is cleared by `cancel()`. */
@@ -128,12 +133,11 @@ export class Remote {
   ): Promise<[Stored, string]> {
     const fields: string[] = ["format", FORMAT, "nonce", crypto.randomUUID()];
     for (const [k, v] of Object.entries(create)) fields.push(k, String(v));
-    const never = new Promise<Stopped>(() => {});
     const reply = await link.script(
       lua.ATTACH,
       [keysOf(name).meta],
       fields,
-      never,
+      NEVER,
     ) as Uint8Array[];
     const map = new Map<string, string>();
     const text = new TextDecoder();
@@ -193,7 +197,7 @@ export class Remote {
     script: string,
     keys: string[],
     args: Arg[],
-    stop: Promise<Stopped>,
+    stop: () => Promise<Stopped>,
     what: string,
   ): Promise<unknown> {
     for (;;) {
@@ -234,6 +238,9 @@ export class Remote {
     const onClose = () => resolve(new Stopped("close"));
     signal?.addEventListener("abort", onAbort, { once: true });
     this.#closing.signal.addEventListener("abort", onClose, { once: true });
+    // Made after the call began: either may have happened already.
+    if (signal?.aborted) onAbort();
+    if (this.#closing.signal.aborted) onClose();
     return {
       promise,
       dispose: () => {
@@ -263,30 +270,33 @@ export class Remote {
     this.checkOpen(what);
     until.signal?.throwIfAborted();
     const blocking = until.deadline !== -Infinity;
-    const stop = this.#stopOf(
-      blocking ? until.deadline : performance.now() + NONBLOCKING_MS,
-      until.signal,
-    );
+    const deadline = blocking
+      ? until.deadline
+      : performance.now() + NONBLOCKING_MS;
+    // Made on first use: the first attempt races nothing (a reply takes
+    // well under the 20 ms a timeout may be late), unless it must wait for a
+    // reconnect.
+    let stop: { promise: Promise<Stopped>; dispose(): void } | null = null;
+    const stopped = () =>
+      (stop ??= this.#stopOf(deadline, until.signal)).promise;
     const [member, slot]: [string, WaitSlot | null] = blocking
       ? this.link.openWait()
       : ["", null];
     let registered = false;
     let settled = false;
     try {
-      for (;;) {
+      for (let first = true;; first = false) {
         if (slot !== null) slot.woken = false;
-        const r = await this.#settle(
-          attempt(member, stop.promise),
-          stop.promise,
-          undo,
-        );
+        const r = first
+          ? await attempt(member, stopped)
+          : await this.#settle(attempt(member, stopped), stopped(), undo);
         if (typeof r !== "number") {
           settled = true;
           return r;
         }
         if (slot === null) return undefined;
         registered = true;
-        if (!slot.woken) await this.#sleep(slot, r, stop.promise);
+        if (!slot.woken) await this.#sleep(slot, r, stopped());
       }
     } catch (error) {
       if (!(error instanceof Stopped)) throw error;
@@ -294,7 +304,7 @@ export class Remote {
       if (error.why === "abort") throw until.signal!.reason;
       throw new ClosedError(`Cannot ${what}: the queue handle was closed`);
     } finally {
-      stop.dispose();
+      (stop as { dispose(): void } | null)?.dispose();
       if (slot !== null) {
         this.link.closeWait(member);
         if (registered && !settled) this.#cancel(kind, member);
@@ -514,7 +524,7 @@ export class Remote {
     this.link.script(lua.UNGET, [k.meta, k.ready, k.getters], [
       WAKE_CHANNEL,
       ...payloads,
-    ], new Promise(() => {})).catch(() => {});
+    ], NEVER).catch(() => {});
   }
 
   /** Gives leased items back for another delivery at once. */
@@ -525,7 +535,7 @@ export class Remote {
       lua.RELEASE,
       [k.meta, k.pending, k.leases, k.getters],
       [WAKE_CHANNEL, this.handle, ...ids],
-      new Promise(() => {}),
+      NEVER,
     ).catch(() => {});
   }
 
@@ -584,12 +594,11 @@ export class Remote {
     batch.promise = Promise.resolve().then(() => {
       this.#doneBatch = null;
       const k = this.keys;
-      const never = new Promise<Stopped>(() => {});
       return this.#run(
         lua.DONE,
         [k.meta, k.ready, k.pending, k.leases, k.joiners],
         [WAKE_CHANNEL, this.handle, ...batch.ids],
-        never,
+        NEVER,
         "mark a task done",
       );
     }).then(() => {});
@@ -626,12 +635,11 @@ export class Remote {
   /** The number of items ready to get. */
   async size(): Promise<number> {
     this.checkOpen("read the size");
-    const never = new Promise<Stopped>(() => {});
     return await this.#run(
       lua.SIZE,
       [this.keys.meta, this.keys.ready],
       [],
-      never,
+      NEVER,
       "read the size",
     ) as number;
   }
@@ -650,7 +658,7 @@ export class Remote {
       lua.BURY,
       [k.meta, k.pending, k.leases, k.dead, k.ready, k.joiners],
       args,
-      new Promise(() => {}),
+      NEVER,
     ).catch(() => {});
   }
 
@@ -662,9 +670,17 @@ export class Remote {
     if (this.#closed !== null) return this.#closed;
     this.#closing.abort();
     clearInterval(this.#renewTimer);
-    this.#closed = (async () => {
+    const held = this.#held.splice(0).filter((id) => id !== "");
+    const flush = (async () => {
       await this.#doneBatch?.promise.catch(() => {});
-      await this.#release(this.#held.splice(0).filter((id) => id !== ""));
+      await this.#release(held);
+    })();
+    this.#closed = (async () => {
+      // A server that is away gets CLOSE_MS; the held items then come back
+      // when their leases end.
+      const timer = delay(CLOSE_MS);
+      await Promise.race([flush, timer.promise]);
+      timer.cancel();
       await this.link.release();
     })();
     return this.#closed;
@@ -680,13 +696,22 @@ export class Remote {
     clearInterval(this.#renewTimer);
     this.#held = [];
     const k = this.keys;
+    const timer = delay(DESTROY_MS);
     try {
       await this.link.script(
         lua.DESTROY,
         [k.meta, k.getters, k.putters, k.joiners],
         [WAKE_CHANNEL],
-        new Promise(() => {}),
-      );
+        () => timer.promise.then(() => new Stopped("deadline")),
+      ).catch((error) => {
+        throw error instanceof Stopped
+          ? new Deno.errors.ConnectionRefused(
+            `Cannot destroy queue ${
+              JSON.stringify(this.name)
+            }: the server was not reachable for ${DESTROY_MS} ms`,
+          )
+          : error;
+      });
       let cursor = "0";
       do {
         const [next, found] = await this.link.command([
@@ -701,6 +726,7 @@ export class Remote {
         if (found.length > 0) await this.link.command(["UNLINK", ...found]);
       } while (cursor !== "0");
     } finally {
+      timer.cancel();
       this.#closed = this.link.release();
       await this.#closed;
     }

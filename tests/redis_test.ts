@@ -14,7 +14,7 @@ import {
   RedisQueue,
   RedisSimpleQueue,
 } from "../redis/mod.ts";
-import { Link, type Stopped } from "../redis/_link.ts";
+import { Link, NEVER } from "../redis/_link.ts";
 import { keysOf } from "../redis/_keys.ts";
 import * as lua from "../redis/_scripts.ts";
 import { GIVEN_URL, NO_REDIS, NO_SERVER, RedisServer } from "./_redis.ts";
@@ -518,7 +518,6 @@ redisTest(
     const link = await Link.open(url);
     const name = fresh("dedupe");
     const keys = keysOf(name);
-    const never = new Promise<Stopped>(() => {});
     try {
       await link.script(lua.ATTACH, [keys.meta], [
         "format",
@@ -527,7 +526,7 @@ redisTest(
         "queue",
         "maxsize",
         "0",
-      ], never);
+      ], NEVER);
       const args = ["mpq:w:", "", "10000", "0", "1", "0", new Uint8Array([1])];
       const put = [
         keys.meta,
@@ -536,12 +535,12 @@ redisTest(
         keys.putters,
         keys.puts("h"),
       ];
-      strictEqual(await link.script(lua.PUT, put, args, never), 1);
-      strictEqual(await link.script(lua.PUT, put, args, never), 1);
+      strictEqual(await link.script(lua.PUT, put, args, NEVER), 1);
+      strictEqual(await link.script(lua.PUT, put, args, NEVER), 1);
       strictEqual(await link.command(["LLEN", keys.ready]), 1);
       // Once the handle has seen the reply, the record is dropped.
       const next = ["mpq:w:", "", "10000", "0", "2", "1", new Uint8Array([2])];
-      strictEqual(await link.script(lua.PUT, put, next, never), 1);
+      strictEqual(await link.script(lua.PUT, put, next, NEVER), 1);
       strictEqual(await link.command(["ZCARD", keys.puts("h")]), 1);
       await link.command([
         "DEL",
@@ -625,4 +624,30 @@ redisTest(
     strictEqual(await work(remote), 6);
     await remote.destroy();
   },
+);
+
+redisTest(
+  "with the server gone, close() and destroy() end on their own bounds",
+  async (url, server) => {
+    const name = fresh("gone");
+    const q = await RedisJoinableQueue.connect<number>(url, name);
+    const other = await RedisJoinableQueue.connect<number>(url, name);
+    await q.putMany([1, 2]);
+    strictEqual(await q.get(), 1);
+    await q.putMany([3]);
+    strictEqual(await q.get(), 2); // held by q when the server goes
+    await server!.kill();
+    const waitEnds = rejects(other.get(), ClosedError); // no timeout
+    let t = performance.now();
+    await rejects(other.destroy(), Deno.errors.ConnectionRefused);
+    ok(
+      performance.now() - t < 8000,
+      `destroy took ${performance.now() - t} ms`,
+    );
+    await waitEnds;
+    t = performance.now();
+    await q.close();
+    ok(performance.now() - t < 4000, `close took ${performance.now() - t} ms`);
+  },
+  { ownServer: true },
 );

@@ -7,8 +7,10 @@ export interface Keys {
   readonly meta: string;
   /** List: the items ready to get, oldest first. */
   readonly ready: string;
-  /** Hash (joinable): id -> "<deliveries>:<owner>:" + item, got and not done. */
+  /** Hash (joinable): id -> item, got and not done. */
   readonly pending: string;
+  /** Hash (joinable): id -> "<deliveries>:<owner>" of each pending item. */
+  readonly info: string;
   /** Sorted set (joinable): id scored by its lease expiry (ms). */
   readonly leases: string;
   /** Counter (joinable): the last id given out. */
@@ -37,6 +39,7 @@ export function keysOf(name: string): Keys {
     meta: `${tag}:m`,
     ready: `${tag}:q`,
     pending: `${tag}:p`,
+    info: `${tag}:i`,
     leases: `${tag}:l`,
     ids: `${tag}:n`,
     getters: `${tag}:wg`,

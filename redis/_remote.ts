@@ -490,6 +490,7 @@ export class Remote {
           k.ids,
           k.dead,
           k.joiners,
+          k.info,
         ],
         [
           WAKE_CHANNEL,
@@ -533,7 +534,7 @@ export class Remote {
     const k = this.keys;
     return this.link.script(
       lua.RELEASE,
-      [k.meta, k.pending, k.leases, k.getters],
+      [k.meta, k.info, k.leases, k.getters],
       [WAKE_CHANNEL, this.handle, ...ids],
       NEVER,
     ).catch(() => {});
@@ -564,7 +565,7 @@ export class Remote {
       lua.RENEW,
       "3",
       k.meta,
-      k.pending,
+      k.info,
       k.leases,
       this.handle,
       String(this.stored.leaseMs),
@@ -596,7 +597,7 @@ export class Remote {
       const k = this.keys;
       return this.#run(
         lua.DONE,
-        [k.meta, k.ready, k.pending, k.leases, k.joiners],
+        [k.meta, k.ready, k.pending, k.leases, k.joiners, k.info],
         [WAKE_CHANNEL, this.handle, ...batch.ids],
         NEVER,
         "mark a task done",
@@ -656,7 +657,7 @@ export class Remote {
     this.#held = this.#held.filter((id) => !ids.includes(id));
     await this.link.script(
       lua.BURY,
-      [k.meta, k.pending, k.leases, k.dead, k.ready, k.joiners],
+      [k.meta, k.pending, k.leases, k.dead, k.ready, k.joiners, k.info],
       args,
       NEVER,
     ).catch(() => {});

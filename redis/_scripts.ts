@@ -3,8 +3,8 @@
 // (see `_keys.ts`), so a cluster keeps a queue on one slot.
 //
 // Data: `q` is the list of items ready to get; a joinable queue moves an
-// item it hands out to the hash `p` (id -> "<deliveries>:<owner>:" .. item)
-// with its lease expiry in the sorted set `l`. Waiters register in the
+// item it hands out to the hash `p` (id -> item), with "<deliveries>:<owner>"
+// in the hash `i` and its lease expiry in the sorted set `l`. Waiters register in the
 // sorted sets `wg` (getters), `wp` (putters) and `wj` (joiners) as
 // "<link>:<wait>" scored by the time the registration lapses; a wake is a
 // PUBLISH of "<wait>" on the link's channel.
@@ -40,17 +40,28 @@ local function wake_all(wkey, chan)
   for _, w in ipairs(ws) do publish(chan, w) end
   if #ws > 0 then redis.call('DEL', wkey) end
 end
--- Splits a pending entry "<deliveries>:<owner>:<item>".
-local function unpack_entry(v)
+-- The deliveries and the owner of a pending item's info "<deliveries>:<owner>".
+local function split_info(v)
   local a = string.find(v, ':', 1, true)
-  local b = string.find(v, ':', a + 1, true)
-  return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1, b - 1),
-    string.sub(v, b + 1)
+  return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1)
 end
--- The owner of a pending entry.
-local function owner_of(v)
-  local a = string.find(v, ':', 1, true)
-  return string.sub(v, a + 1, string.find(v, ':', a + 1, true) - 1)
+-- The ids of ARGV[first..] whose info (hash info) names owner as holder.
+local function owned(info, owner, first)
+  local ids = {}
+  for i = first, #ARGV, 1000 do
+    local last = math.min(i + 999, #ARGV)
+    local vs = redis.call('HMGET', info, unpack(ARGV, i, last))
+    for j, v in ipairs(vs) do
+      if v and select(2, split_info(v)) == owner then ids[#ids + 1] = ARGV[i + j - 1] end
+    end
+  end
+  return ids
+end
+-- Calls cmd on key with the values of list, in chunks.
+local function each_chunk(cmd, key, list)
+  for i = 1, #list, 1000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+  end
 end
 local function no_queue()
   return redis.error_reply('NOQUEUE the queue does not exist')
@@ -153,7 +164,7 @@ return -1
  * Gets items from a joinable queue: first items whose lease expired
  * (delivered again, or moved to the dead-letter stream after
  * max_deliveries), then new ones; each is leased to the handle.
- * KEYS: m, q, wg, wp, p, l, n, dead, wj. ARGV: chan, member, reg_ms,
+ * KEYS: m, q, wg, wp, p, l, n, dead, wj, i. ARGV: chan, member, reg_ms,
  * maxsize, max_items, max_bytes, handle, lease_ms, max_deliveries.
  * Returns id, item, id, item, ...; or, when there is nothing, the ms until
  * the next lease expires (-1 if none).
@@ -172,23 +183,26 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0,
   max_items)
 for _, id in ipairs(expired) do
   if full() then break end
-  local v = redis.call('HGET', KEYS[5], id)
-  local d, owner, item = 0, '', nil
-  if v then d, owner, item = unpack_entry(v) end
-  if not v then
+  local v = redis.call('HGET', KEYS[10], id)
+  local item = redis.call('HGET', KEYS[5], id)
+  if not v or not item then
     redis.call('ZREM', KEYS[6], id)
-  elseif d >= max_deliveries then
-    redis.call('XADD', KEYS[8], '*', 'd', item, 'id', id, 'deliveries', d,
-      'owner', owner)
-    redis.call('HDEL', KEYS[5], id)
-    redis.call('ZREM', KEYS[6], id)
-    dead = dead + 1
   else
-    redis.call('HSET', KEYS[5], id, (d + 1) .. ':' .. handle .. ':' .. item)
-    redis.call('ZADD', KEYS[6], now + lease, id)
-    out[#out + 1] = id
-    out[#out + 1] = item
-    size = size + #item
+    local d, owner = split_info(v)
+    if d >= max_deliveries then
+      redis.call('XADD', KEYS[8], '*', 'd', item, 'id', id, 'deliveries', d,
+        'owner', owner)
+      redis.call('HDEL', KEYS[5], id)
+      redis.call('HDEL', KEYS[10], id)
+      redis.call('ZREM', KEYS[6], id)
+      dead = dead + 1
+    else
+      redis.call('HSET', KEYS[10], id, (d + 1) .. ':' .. handle)
+      redis.call('ZADD', KEYS[6], now + lease, id)
+      out[#out + 1] = id
+      out[#out + 1] = item
+      size = size + #item
+    end
   end
 end
 local fresh = 0
@@ -197,19 +211,24 @@ if not full() then
   if max_bytes >= 0 then budget = max_bytes - size end
   local items = take(KEYS[2], max_items - #out / 2, budget)
   if #items > 0 then
-    local last = redis.call('INCRBY', KEYS[7], #items)
-    local hset, zadd = {}, {}
-    for i, item in ipairs(items) do
-      local id = tostring(last - #items + i)
-      hset[#hset + 1] = id
-      hset[#hset + 1] = '1:' .. handle .. ':' .. item
-      zadd[#zadd + 1] = now + lease
-      zadd[#zadd + 1] = id
+    local first = redis.call('INCRBY', KEYS[7], #items) - #items
+    local info = '1:' .. handle
+    local until_ms = now + lease
+    local p, i, l = {}, {}, {}
+    for k, item in ipairs(items) do
+      local id = tostring(first + k)
+      p[#p + 1] = id
+      p[#p + 1] = item
+      i[#i + 1] = id
+      i[#i + 1] = info
+      l[#l + 1] = until_ms
+      l[#l + 1] = id
       out[#out + 1] = id
       out[#out + 1] = item
     end
-    redis.call('HSET', KEYS[5], unpack(hset))
-    redis.call('ZADD', KEYS[6], unpack(zadd))
+    each_chunk('HSET', KEYS[5], p)
+    each_chunk('HSET', KEYS[10], i)
+    each_chunk('ZADD', KEYS[6], l)
     fresh = #items
   end
 end
@@ -230,24 +249,19 @@ return math.max(0, tonumber(next[2]) - now)
 /**
  * Marks items of a joinable queue done (those the handle still holds: an
  * item delivered again since is left to its new holder); wakes the joiners
- * when nothing is left. KEYS: m, q, p, l, wj. ARGV: chan, handle, ids...
+ * when nothing is left. KEYS: m, q, p, l, wj, i. ARGV: chan, handle, ids...
  * Returns how many were marked.
  */
 export const DONE = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
-local removed = 0
-for i = 3, #ARGV do
-  local v = redis.call('HGET', KEYS[3], ARGV[i])
-  if v and owner_of(v) == ARGV[2] then
-    redis.call('HDEL', KEYS[3], ARGV[i])
-    redis.call('ZREM', KEYS[4], ARGV[i])
-    removed = removed + 1
-  end
-end
+local ids = owned(KEYS[6], ARGV[2], 3)
+each_chunk('HDEL', KEYS[3], ids)
+each_chunk('HDEL', KEYS[6], ids)
+each_chunk('ZREM', KEYS[4], ids)
 if redis.call('LLEN', KEYS[2]) == 0 and redis.call('HLEN', KEYS[3]) == 0 then
   wake_all(KEYS[5], ARGV[1])
 end
-return removed
+return #ids
 `;
 
 /**
@@ -268,41 +282,43 @@ return 0
 
 /**
  * Extends the leases of the items a handle holds (those still its own).
- * KEYS: m, p, l. ARGV: handle, lease_ms, ids...
+ * KEYS: m, i, l. ARGV: handle, lease_ms, ids...
  * Returns how many leases were extended.
  */
 export const RENEW = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
-local handle, until_ms = ARGV[1], now_ms() + tonumber(ARGV[2])
-local renewed = 0
-for i = 3, #ARGV do
-  local v = redis.call('HGET', KEYS[2], ARGV[i])
-  if v and owner_of(v) == handle then
-    redis.call('ZADD', KEYS[3], 'XX', until_ms, ARGV[i])
-    renewed = renewed + 1
-  end
+local ids = owned(KEYS[2], ARGV[1], 3)
+local until_ms = now_ms() + tonumber(ARGV[2])
+local l = {}
+for _, id in ipairs(ids) do
+  l[#l + 1] = until_ms
+  l[#l + 1] = id
 end
-return renewed
+for i = 1, #l, 1000 do
+  redis.call('ZADD', KEYS[3], 'XX', unpack(l, i, math.min(i + 999, #l)))
+end
+return #ids
 `;
 
 /**
  * Gives items a handle holds back for another delivery at once (a handle
  * that closes, or a get whose caller had gone).
- * KEYS: m, p, l, wg. ARGV: chan, handle, ids...
+ * KEYS: m, i, l, wg. ARGV: chan, handle, ids...
  * Returns how many were given back.
  */
 export const RELEASE = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local released = 0
-for i = 3, #ARGV do
-  local v = redis.call('HGET', KEYS[2], ARGV[i])
-  if v and owner_of(v) == ARGV[2] then
-    redis.call('ZADD', KEYS[3], 'XX', 0, ARGV[i])
-    released = released + 1
-  end
+local ids = owned(KEYS[2], ARGV[2], 3)
+local l = {}
+for _, id in ipairs(ids) do
+  l[#l + 1] = 0
+  l[#l + 1] = id
 end
-if released > 0 then wake(KEYS[4], ARGV[1], released, now_ms()) end
-return released
+for i = 1, #l, 1000 do
+  redis.call('ZADD', KEYS[3], 'XX', unpack(l, i, math.min(i + 999, #l)))
+end
+if #ids > 0 then wake(KEYS[4], ARGV[1], #ids, now_ms()) end
+return #ids
 `;
 
 /**
@@ -336,7 +352,7 @@ return 0
 /**
  * Moves items that cannot be decoded to the dead-letter stream (a joinable
  * queue also drops them from its pending items).
- * KEYS: m, p, l, dead, q, wj. ARGV: chan, reason, id, item, id, item, ...
+ * KEYS: m, p, l, dead, q, wj, i. ARGV: chan, reason, id, item, id, item, ...
  * (id '' for a plain queue's item).
  */
 export const BURY = PRELUDE + `
@@ -346,6 +362,7 @@ for i = 3, #ARGV, 2 do
     ARGV[2])
   if id ~= '' then
     redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[7], id)
     redis.call('ZREM', KEYS[3], id)
   end
 end

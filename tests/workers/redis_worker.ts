@@ -5,8 +5,8 @@
 //   consume <url> <name> <out>             gets until null, puts each to out
 //   work <url> <name> <out> [die-at-batch] joinable: gets batches of 10, puts
 //                                          each item to out, marks it done;
-//                                          SIGKILLs itself after getting
-//                                          batch number die-at-batch
+//                                          in batch number die-at-batch it
+//                                          SIGKILLs itself after half of it
 import { RedisJoinableQueue, RedisQueue } from "../../redis/mod.ts";
 
 const [role, url, name, ...rest] = Deno.args;
@@ -40,9 +40,13 @@ if (role === "produce") {
     } catch {
       break; // nothing more for 2 s
     }
-    if (batch === dieAt) Deno.kill(Deno.pid, "SIGKILL");
-    await out.putMany(items);
-    for (let i = 0; i < items.length; i++) await q.taskDone();
+    for (const [i, item] of items.entries()) {
+      if (batch === dieAt && i === items.length >> 1) {
+        Deno.kill(Deno.pid, "SIGKILL");
+      }
+      await out.put(item);
+      await q.taskDone();
+    }
   }
 } else {
   throw new Error(`unknown role ${role}`);

@@ -74,6 +74,8 @@ const args = new Map(
 const quick = args.has("quick");
 const REPS = Number(args.get("reps") ?? 3);
 const N = quick ? 2_000 : 20_000;
+/** Items of the batched cells: 200 calls of BATCH (20 say little). */
+const NB = quick ? 20_000 : 200_000;
 
 /** Per second: `count` over `ms`. */
 const perSec = (count: number, ms: number) => count / (ms / 1000);
@@ -125,15 +127,17 @@ async function redisVersion(): Promise<string> {
   return /v=(\S+)/.exec(text)?.[1] ?? text.trim();
 }
 
-const items: Small[] = Array.from({ length: N }, (_, i) => small(i));
-const payloads: Buffer[] = items.map((x) => {
+const itemsB: Small[] = Array.from({ length: NB }, (_, i) => small(i));
+const items = itemsB.slice(0, N);
+const payloadsB: Buffer[] = itemsB.map((x) => {
   const b = msgpack.encode(x);
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 });
+const payloads = payloadsB.slice(0, N);
 const uniq = (cell: string) => `bench-${cell}-${crypto.randomUUID()}`;
 
-function check(got: number, what: string) {
-  if (got !== N) throw new Error(`${what}: got ${got} of ${N}`);
+function check(got: number, what: string, n = N) {
+  if (got !== n) throw new Error(`${what}: got ${got} of ${n}`);
 }
 
 // ---------------------------------------------------------------- cells
@@ -172,19 +176,19 @@ async function mpqBatch(url: string): Promise<Sample> {
   const c = await RedisQueue.connect<Small>(url, name);
   try {
     let t = now();
-    for (let i = 0; i < N; i += BATCH) {
-      await p.putMany(items.slice(i, i + BATCH));
+    for (let i = 0; i < NB; i += BATCH) {
+      await p.putMany(itemsB.slice(i, i + BATCH));
     }
     const put = now() - t;
     t = now();
     let got = 0;
-    while (got < N) got += (await c.getMany({ maxItems: BATCH })).length;
+    while (got < NB) got += (await c.getMany({ maxItems: BATCH })).length;
     const get = now() - t;
-    check(got, "mpq batch");
+    check(got, "mpq batch", NB);
     return {
-      put: perSec(N, put),
-      get: perSec(N, get),
-      total: perSec(N, put + get),
+      put: perSec(NB, put),
+      get: perSec(NB, get),
+      total: perSec(NB, put + get),
     };
   } finally {
     await c.close();
@@ -204,7 +208,7 @@ async function mpqCross(url: string): Promise<Sample> {
       "--child",
       url,
       name,
-      String(N),
+      String(NB),
     ],
     cwd: new URL("..", import.meta.url).pathname,
     stdin: "piped",
@@ -225,14 +229,14 @@ async function mpqCross(url: string): Promise<Sample> {
     const t = now();
     await writer.write(new TextEncoder().encode("go\n"));
     let got = 0;
-    while (got < N) got += (await c.getMany({ maxItems: BATCH })).length;
+    while (got < NB) got += (await c.getMany({ maxItems: BATCH })).length;
     const total = now() - t;
-    check(got, "mpq xproc");
+    check(got, "mpq xproc", NB);
     await writer.close();
     const status = await child.status;
     await drain;
     if (status.code !== 0) throw new Error(`xproc child: ${status.code}`);
-    return { total: perSec(N, total) };
+    return { total: perSec(NB, total) };
   } finally {
     try {
       child.kill();
@@ -249,13 +253,13 @@ async function mpqJoin(url: string): Promise<Sample> {
   try {
     const t = now();
     const produce = (async () => {
-      for (let i = 0; i < N; i += BATCH) {
-        await p.putMany(items.slice(i, i + BATCH));
+      for (let i = 0; i < NB; i += BATCH) {
+        await p.putMany(itemsB.slice(i, i + BATCH));
       }
     })();
     const consume = (async () => {
       let got = 0;
-      while (got < N) {
+      while (got < NB) {
         const batch = await c.getMany({ maxItems: BATCH });
         got += batch.length;
         let last: Promise<void> = Promise.resolve();
@@ -267,8 +271,8 @@ async function mpqJoin(url: string): Promise<Sample> {
     const [, got] = await Promise.all([produce, consume]);
     await p.join();
     const total = now() - t;
-    check(got, "mpq join");
-    return { total: perSec(N, total) };
+    check(got, "mpq join", NB);
+    return { total: perSec(NB, total) };
   } finally {
     await c.close();
     await p.destroy();
@@ -318,19 +322,19 @@ async function rawBatch(url: string): Promise<Sample> {
   const c = await rawClient(url);
   try {
     let t = now();
-    for (let i = 0; i < N; i += BATCH) {
-      await p.lPush(key, payloads.slice(i, i + BATCH));
+    for (let i = 0; i < NB; i += BATCH) {
+      await p.lPush(key, payloadsB.slice(i, i + BATCH));
     }
     const put = now() - t;
     t = now();
     let got = 0;
-    while (got < N) got += (await c.lPopCount(key, BATCH))?.length ?? 0;
+    while (got < NB) got += (await c.lPopCount(key, BATCH))?.length ?? 0;
     const get = now() - t;
-    check(got, "raw batch");
+    check(got, "raw batch", NB);
     return {
-      put: perSec(N, put),
-      get: perSec(N, get),
-      total: perSec(N, put + get),
+      put: perSec(NB, put),
+      get: perSec(NB, get),
+      total: perSec(NB, put + get),
     };
   } finally {
     await p.del(key);
@@ -403,7 +407,7 @@ try {
   const url = `redis://127.0.0.1:${server.port}`;
   const [commit, redis] = await Promise.all([gitCommit(), redisVersion()]);
   console.log(
-    `bench/redis.ts: redis-server ${redis}, Deno ${Deno.version.deno}, commit ${commit}, N=${N}, ${REPS} reps${
+    `bench/redis.ts: redis-server ${redis}, Deno ${Deno.version.deno}, commit ${commit}, N=${N} (batched ${NB}), ${REPS} reps${
       quick ? ", quick" : ""
     }, loopback TCP`,
   );

@@ -7,13 +7,13 @@ export interface Keys {
   readonly meta: string;
   /** List: the items ready to get, oldest first. */
   readonly ready: string;
-  /** Hash (joinable): id -> item, got and not done. */
-  readonly pending: string;
-  /** Hash (joinable): id -> "<deliveries>:<owner>" of each pending item. */
+  /** The prefix of the lists (joinable) of the items of one batch got and not done. */
+  readonly batch: string;
+  /** Hash (joinable): batch -> "<deliveries>:<owner>". */
   readonly info: string;
-  /** Sorted set (joinable): id scored by its lease expiry (ms). */
+  /** Sorted set (joinable): batch scored by its lease expiry (ms). */
   readonly leases: string;
-  /** Counter (joinable): the last id given out. */
+  /** Counter (joinable): the last batch number given out. */
   readonly ids: string;
   /** Sorted sets of waiting getters, putters and joiners. */
   readonly getters: string;
@@ -38,7 +38,7 @@ export function keysOf(name: string): Keys {
   return {
     meta: `${tag}:m`,
     ready: `${tag}:q`,
-    pending: `${tag}:p`,
+    batch: `${tag}:b:`,
     info: `${tag}:i`,
     leases: `${tag}:l`,
     ids: `${tag}:n`,

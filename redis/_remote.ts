@@ -56,6 +56,20 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
+/** A batch of a joinable queue this handle got. */
+interface Held {
+  batch: string;
+  /** Its items not marked done yet. */
+  left: number;
+}
+
+/** What a get took: the payloads and (joinable) their batches in order. */
+export interface Got {
+  payloads: Uint8Array[];
+  /** [batch, count] for each batch, in the order of `payloads`. */
+  groups: [string, number][];
+}
+
 /** A reply's bytes as a plain Uint8Array (not a node Buffer). */
 function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -84,10 +98,14 @@ export class Remote {
   #settledUpTo = 0;
   /** Puts above `#settledUpTo` that have had their reply. */
   readonly #settledAbove = new Set<number>();
-  /** Joinable: the ids this handle got and has not marked done, oldest first. */
-  #held: string[] = [];
-  /** Joinable: ids marked done and not yet sent (sent together). */
-  #doneBatch: { ids: string[]; promise: Promise<void> } | null = null;
+  /**
+   * Joinable: the batches this handle got, oldest first, with how many of
+   * their items are not marked done yet ("" for a batch the server lost).
+   */
+  #held: Held[] = [];
+  /** Joinable: how many items of each batch were marked done and not sent. */
+  #doneBatch: { counts: Map<string, number>; promise: Promise<void> } | null =
+    null;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #closed: Promise<void> | null = null;
 
@@ -172,7 +190,7 @@ export class Remote {
     const [, nonce] = await Remote.#attach(this.link, this.name, this.stored);
     if (nonce !== this.#nonce) {
       this.#nonce = nonce;
-      this.#held = this.#held.map(() => "");
+      for (const held of this.#held) held.batch = "";
     }
     this.#attached = epoch;
   }
@@ -453,7 +471,7 @@ export class Remote {
     maxItems: number,
     maxBytes: number,
     until: Until,
-  ): Promise<{ payloads: Uint8Array[]; ids: string[] } | undefined> {
+  ): Promise<Got | undefined> {
     const bytes = maxBytes === Infinity ? "-1" : String(maxBytes);
     const k = this.keys;
     if (this.stored.kind === "queue") {
@@ -474,7 +492,7 @@ export class Remote {
         );
         return typeof r === "number"
           ? r
-          : { payloads: (r as Uint8Array[]).map(plain), ids: [] };
+          : { payloads: (r as Uint8Array[]).map(plain), groups: [] };
       }, (r) => this.#unget(r.payloads));
     }
     return this.#wait(until, "g", "get", async (member, stop) => {
@@ -485,7 +503,6 @@ export class Remote {
           k.ready,
           k.getters,
           k.putters,
-          k.pending,
           k.leases,
           k.ids,
           k.dead,
@@ -502,21 +519,19 @@ export class Remote {
           this.handle,
           String(this.stored.leaseMs),
           String(this.stored.maxDeliveries),
+          k.batch,
         ],
         stop,
         "get",
       );
       if (typeof r === "number") return r;
-      const flat = r as Uint8Array[];
-      const ids: string[] = [];
-      const payloads: Uint8Array[] = [];
-      const text = new TextDecoder();
-      for (let i = 0; i < flat.length; i += 2) {
-        ids.push(text.decode(flat[i]));
-        payloads.push(plain(flat[i + 1]));
-      }
-      return { payloads, ids };
-    }, (r) => this.#release(r.ids));
+      const [head, ...items] = r as Uint8Array[];
+      const groups = new TextDecoder().decode(head).split(",").map((g) => {
+        const [batch, count] = g.split(":");
+        return [batch, Number(count)] as [string, number];
+      });
+      return { payloads: items.map(plain), groups };
+    }, (r) => this.#release(r.groups.map(([batch]) => batch)));
   }
 
   /** Puts the payloads of a get whose caller had gone back at the head. */
@@ -529,20 +544,20 @@ export class Remote {
   }
 
   /** Gives leased items back for another delivery at once. */
-  #release(ids: string[]): Promise<unknown> {
-    if (ids.length === 0) return Promise.resolve();
+  #release(batches: string[]): Promise<unknown> {
+    if (batches.length === 0) return Promise.resolve();
     const k = this.keys;
     return this.link.script(
       lua.RELEASE,
       [k.meta, k.info, k.leases, k.getters],
-      [WAKE_CHANNEL, this.handle, ...ids],
+      [WAKE_CHANNEL, this.handle, ...batches],
       NEVER,
     ).catch(() => {});
   }
 
   /** Joinable: notes ids this handle now holds (and keeps their leases). */
-  hold(ids: readonly string[]): void {
-    for (const id of ids) this.#held.push(id);
+  hold(groups: readonly [string, number][]): void {
+    for (const [batch, left] of groups) this.#held.push({ batch, left });
     if (this.#renewTimer === undefined && this.#held.length > 0) {
       const every = Math.max(10, Math.floor(this.stored.leaseMs / 3));
       const timer = setInterval(() => this.#renew(), every);
@@ -553,7 +568,16 @@ export class Remote {
 
   /** How many items this handle holds (got, not done). */
   get held(): number {
-    return this.#held.length;
+    let n = 0;
+    for (const h of this.#held) n += h.left;
+    return n;
+  }
+
+  /** The batches held, each once ("" left out). */
+  #heldBatches(): string[] {
+    const batches = new Set<string>();
+    for (const { batch } of this.#held) if (batch !== "") batches.add(batch);
+    return [...batches];
   }
 
   /** Extends the leases of the held items. */
@@ -569,7 +593,7 @@ export class Remote {
       k.leases,
       this.handle,
       String(this.stored.leaseMs),
-      ...this.#held.filter((id) => id !== ""),
+      ...this.#heldBatches(),
     ]).catch(() => {});
   }
 
@@ -581,30 +605,35 @@ export class Remote {
    */
   taskDone(): Promise<void> {
     this.checkOpen("mark a task done");
-    const id = this.#held.shift();
-    if (id === undefined) {
+    const head = this.#held[0];
+    if (head === undefined) {
       throw new RangeError(
         "Cannot mark a task done: this handle holds no item it got and has not marked done",
       );
     }
-    if (this.#doneBatch !== null) {
-      this.#doneBatch.ids.push(id);
-      return this.#doneBatch.promise;
+    if (--head.left === 0) this.#held.shift();
+    let pending = this.#doneBatch;
+    if (pending === null) {
+      const counts = new Map<string, number>();
+      const promise = Promise.resolve().then(() => {
+        this.#doneBatch = null;
+        const args: Arg[] = [WAKE_CHANNEL, this.handle, this.keys.batch];
+        for (const [batch, n] of counts) {
+          if (batch !== "") args.push(batch, String(n));
+        }
+        const k = this.keys;
+        return this.#run(
+          lua.DONE,
+          [k.meta, k.ready, k.leases, k.joiners, k.info],
+          args,
+          NEVER,
+          "mark a task done",
+        );
+      }).then(() => {});
+      pending = this.#doneBatch = { counts, promise };
     }
-    const batch = { ids: [id], promise: Promise.resolve() };
-    batch.promise = Promise.resolve().then(() => {
-      this.#doneBatch = null;
-      const k = this.keys;
-      return this.#run(
-        lua.DONE,
-        [k.meta, k.ready, k.pending, k.leases, k.joiners, k.info],
-        [WAKE_CHANNEL, this.handle, ...batch.ids],
-        NEVER,
-        "mark a task done",
-      );
-    }).then(() => {});
-    this.#doneBatch = batch;
-    return batch.promise;
+    pending.counts.set(head.batch, (pending.counts.get(head.batch) ?? 0) + 1);
+    return pending.promise;
   }
 
   /**
@@ -621,7 +650,7 @@ export class Remote {
       async (member, stop) => {
         const all = await this.#run(
           lua.JOIN,
-          [k.meta, k.ready, k.pending, k.joiners],
+          [k.meta, k.ready, k.leases, k.joiners],
           [member, String(REGISTRATION_MS)],
           stop,
           "join",
@@ -647,17 +676,23 @@ export class Remote {
 
   /** Moves undecodable items to the dead-letter stream. */
   async bury(
-    ids: readonly string[],
-    payloads: readonly Uint8Array[],
+    bad: readonly { batch: string; index: number; payload: Uint8Array }[],
     reason: string,
   ): Promise<void> {
     const k = this.keys;
-    const args: Arg[] = [WAKE_CHANNEL, reason];
-    payloads.forEach((p, i) => args.push(ids[i] ?? "", p));
-    this.#held = this.#held.filter((id) => !ids.includes(id));
+    const token = `\u0000mpq-bury-${crypto.randomUUID()}`;
+    const args: Arg[] = [WAKE_CHANNEL, reason, k.batch, token];
+    // Last first, so that each index is still right when it is used.
+    for (const { batch, index, payload } of [...bad].reverse()) {
+      args.push(batch, String(index), payload);
+      const held = this.#held.find((h) => h.batch === batch && batch !== "");
+      if (held !== undefined && --held.left === 0) {
+        this.#held.splice(this.#held.indexOf(held), 1);
+      }
+    }
     await this.link.script(
       lua.BURY,
-      [k.meta, k.pending, k.leases, k.dead, k.ready, k.joiners, k.info],
+      [k.meta, k.dead, k.ready, k.joiners, k.info, k.leases],
       args,
       NEVER,
     ).catch(() => {});
@@ -671,7 +706,8 @@ export class Remote {
     if (this.#closed !== null) return this.#closed;
     this.#closing.abort();
     clearInterval(this.#renewTimer);
-    const held = this.#held.splice(0).filter((id) => id !== "");
+    const held = this.#heldBatches();
+    this.#held = [];
     const flush = (async () => {
       await this.#doneBatch?.promise.catch(() => {});
       await this.#release(held);

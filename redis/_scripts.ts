@@ -2,9 +2,11 @@
 // atomic on the server. Keys of one queue share the hash tag `{mpq:<name>}`
 // (see `_keys.ts`), so a cluster keeps a queue on one slot.
 //
-// Data: `q` is the list of items ready to get; a joinable queue moves an
-// item it hands out to the hash `p` (id -> item), with "<deliveries>:<owner>"
-// in the hash `i` and its lease expiry in the sorted set `l`. Waiters register in the
+// Data: `q` is the list of items ready to get. A joinable queue moves the
+// items one get hands out to a batch: the list `b:<batch>` (its items not
+// yet done, oldest first), with "<deliveries>:<owner>" in the hash `i` and
+// its lease expiry in the sorted set `l`. A handle marks items done in the
+// order it got them, so done items are always a batch's head (an LTRIM). Waiters register in the
 // sorted sets `wg` (getters), `wp` (putters) and `wj` (joiners) as
 // "<link>:<wait>" scored by the time the registration lapses; a wake is a
 // PUBLISH of "<wait>" on the link's channel.
@@ -161,47 +163,84 @@ return -1
 `;
 
 /**
- * Gets items from a joinable queue: first items whose lease expired
- * (delivered again, or moved to the dead-letter stream after
- * max_deliveries), then new ones; each is leased to the handle.
- * KEYS: m, q, wg, wp, p, l, n, dead, wj, i. ARGV: chan, member, reg_ms,
- * maxsize, max_items, max_bytes, handle, lease_ms, max_deliveries.
- * Returns id, item, id, item, ...; or, when there is nothing, the ms until
- * the next lease expires (-1 if none).
+ * Gets items from a joinable queue: first batches whose lease expired
+ * (delivered again, split if they hold more than asked for, or moved to the
+ * dead-letter stream after max_deliveries), then new items as a new batch;
+ * each batch is leased to the handle.
+ * KEYS: m, q, wg, wp, l, n, dead, wj, i. ARGV: chan, member, reg_ms,
+ * maxsize, max_items, max_bytes, handle, lease_ms, max_deliveries, prefix
+ * (of the batch keys).
+ * Returns "<batch>:<count>,..." then the items; or, when there is nothing,
+ * the ms until the next lease expires (-1 if none).
  */
 export const JGET = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
 local chan, member, handle = ARGV[1], ARGV[2], ARGV[7]
-local max_items, max_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
+local room, max_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
 local lease, max_deliveries = tonumber(ARGV[8]), tonumber(ARGV[9])
+local prefix = ARGV[10]
 local now = now_ms()
-local out, size, dead = {}, 0, 0
+local groups, out, size, dead = {}, {''}, 0, 0
 local function full()
-  return #out >= 2 * max_items or (max_bytes >= 0 and size >= max_bytes)
+  return room <= 0 or (max_bytes >= 0 and size >= max_bytes)
 end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0,
-  max_items)
-for _, id in ipairs(expired) do
-  if full() then break end
-  local v = redis.call('HGET', KEYS[10], id)
-  local item = redis.call('HGET', KEYS[5], id)
-  if not v or not item then
-    redis.call('ZREM', KEYS[6], id)
+-- How many of items fit the byte budget (at least one).
+local function fit(items)
+  if max_bytes < 0 then return #items end
+  for i, item in ipairs(items) do
+    size = size + #item
+    if size >= max_bytes then return i end
+  end
+  return #items
+end
+local function forget(batch)
+  redis.call('DEL', prefix .. batch)
+  redis.call('HDEL', KEYS[9], batch)
+  redis.call('ZREM', KEYS[5], batch)
+end
+local function hand_out(batch, items, n, d)
+  redis.call('HSET', KEYS[9], batch, d .. ':' .. handle)
+  redis.call('ZADD', KEYS[5], now + lease, batch)
+  groups[#groups + 1] = batch .. ':' .. n
+  for i = 1, n do out[#out + 1] = items[i] end
+  room = room - n
+end
+while not full() do
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT',
+    0, 1)
+  if #expired == 0 then break end
+  local batch = expired[1]
+  local key = prefix .. batch
+  local v = redis.call('HGET', KEYS[9], batch)
+  local len = redis.call('LLEN', key)
+  if not v or len == 0 then
+    forget(batch)
   else
     local d, owner = split_info(v)
     if d >= max_deliveries then
-      redis.call('XADD', KEYS[8], '*', 'd', item, 'id', id, 'deliveries', d,
-        'owner', owner)
-      redis.call('HDEL', KEYS[5], id)
-      redis.call('HDEL', KEYS[10], id)
-      redis.call('ZREM', KEYS[6], id)
-      dead = dead + 1
+      for _, item in ipairs(redis.call('LRANGE', key, 0, -1)) do
+        redis.call('XADD', KEYS[7], '*', 'd', item, 'batch', batch,
+          'deliveries', d, 'owner', owner)
+      end
+      dead = dead + len
+      forget(batch)
     else
-      redis.call('HSET', KEYS[10], id, (d + 1) .. ':' .. handle)
-      redis.call('ZADD', KEYS[6], now + lease, id)
-      out[#out + 1] = id
-      out[#out + 1] = item
-      size = size + #item
+      local items = redis.call('LRANGE', key, 0, room - 1)
+      local n = fit(items)
+      if n == len then
+        hand_out(batch, items, n, d + 1)
+      else
+        -- A part: it becomes a batch of its own; the rest stays expired
+        -- and no longer belongs to the old holder.
+        local part = tostring(redis.call('INCR', KEYS[6]))
+        redis.call('LTRIM', key, n, -1)
+        for i = 1, n, 1000 do
+          redis.call('RPUSH', prefix .. part,
+            unpack(items, i, math.min(i + 999, n)))
+        end
+        redis.call('HSET', KEYS[9], batch, d .. ':')
+        hand_out(part, items, n, d + 1)
+      end
     end
   end
 end
@@ -209,69 +248,71 @@ local fresh = 0
 if not full() then
   local budget = -1
   if max_bytes >= 0 then budget = max_bytes - size end
-  local items = take(KEYS[2], max_items - #out / 2, budget)
+  local items = take(KEYS[2], room, budget)
   if #items > 0 then
-    local first = redis.call('INCRBY', KEYS[7], #items) - #items
-    local info = '1:' .. handle
-    local until_ms = now + lease
-    local p, i, l = {}, {}, {}
-    for k, item in ipairs(items) do
-      local id = tostring(first + k)
-      p[#p + 1] = id
-      p[#p + 1] = item
-      i[#i + 1] = id
-      i[#i + 1] = info
-      l[#l + 1] = until_ms
-      l[#l + 1] = id
-      out[#out + 1] = id
-      out[#out + 1] = item
+    local batch = tostring(redis.call('INCR', KEYS[6]))
+    local key = prefix .. batch
+    for i = 1, #items, 1000 do
+      redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
     end
-    each_chunk('HSET', KEYS[5], p)
-    each_chunk('HSET', KEYS[10], i)
-    each_chunk('ZADD', KEYS[6], l)
+    hand_out(batch, items, #items, 1)
     fresh = #items
   end
 end
 if fresh > 0 and tonumber(ARGV[4]) > 0 then wake(KEYS[4], chan, fresh, now) end
 if dead > 0 and redis.call('LLEN', KEYS[2]) == 0
-    and redis.call('HLEN', KEYS[5]) == 0 then
-  wake_all(KEYS[9], chan)
+    and redis.call('ZCARD', KEYS[5]) == 0 then
+  wake_all(KEYS[8], chan)
 end
-if #out > 0 then return out end
+if #groups > 0 then
+  out[1] = table.concat(groups, ',')
+  return out
+end
 if member ~= '' then
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), member)
 end
-local next = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+local next = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
 if #next == 0 then return -1 end
 return math.max(0, tonumber(next[2]) - now)
 `;
 
 /**
- * Marks items of a joinable queue done (those the handle still holds: an
- * item delivered again since is left to its new holder); wakes the joiners
- * when nothing is left. KEYS: m, q, p, l, wj, i. ARGV: chan, handle, ids...
+ * Marks items of a joinable queue done: the first `count` items of each
+ * batch the handle still holds (a batch delivered again since is left to
+ * its new holder); wakes the joiners when nothing is left.
+ * KEYS: m, q, l, wj, i. ARGV: chan, handle, prefix, batch, count, ...
  * Returns how many were marked.
  */
 export const DONE = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
-local ids = owned(KEYS[6], ARGV[2], 3)
-each_chunk('HDEL', KEYS[3], ids)
-each_chunk('HDEL', KEYS[6], ids)
-each_chunk('ZREM', KEYS[4], ids)
-if redis.call('LLEN', KEYS[2]) == 0 and redis.call('HLEN', KEYS[3]) == 0 then
-  wake_all(KEYS[5], ARGV[1])
+local marked = 0
+for i = 4, #ARGV, 2 do
+  local batch, count = ARGV[i], tonumber(ARGV[i + 1])
+  local v = redis.call('HGET', KEYS[5], batch)
+  if v and select(2, split_info(v)) == ARGV[2] then
+    local key = ARGV[3] .. batch
+    redis.call('LTRIM', key, count, -1)
+    marked = marked + count
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('HDEL', KEYS[5], batch)
+      redis.call('ZREM', KEYS[3], batch)
+    end
+  end
 end
-return #ids
+if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 then
+  wake_all(KEYS[4], ARGV[1])
+end
+return marked
 `;
 
 /**
  * Whether every item is done; registers the joiner if not.
- * KEYS: m, q, p, wj. ARGV: member ('' = do not wait), reg_ms.
+ * KEYS: m, q, l, wj. ARGV: member ('' = do not wait), reg_ms.
  * Returns 1 (all done) or 0.
  */
 export const JOIN = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
-if redis.call('LLEN', KEYS[2]) == 0 and redis.call('HLEN', KEYS[3]) == 0 then
+if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 then
   return 1
 end
 if ARGV[1] ~= '' then
@@ -281,8 +322,8 @@ return 0
 `;
 
 /**
- * Extends the leases of the items a handle holds (those still its own).
- * KEYS: m, i, l. ARGV: handle, lease_ms, ids...
+ * Extends the leases of the batches a handle holds (those still its own).
+ * KEYS: m, i, l. ARGV: handle, lease_ms, batches...
  * Returns how many leases were extended.
  */
 export const RENEW = PRELUDE + `
@@ -301,9 +342,9 @@ return #ids
 `;
 
 /**
- * Gives items a handle holds back for another delivery at once (a handle
- * that closes, or a get whose caller had gone).
- * KEYS: m, i, l, wg. ARGV: chan, handle, ids...
+ * Gives the batches a handle holds back for another delivery at once (a
+ * handle that closes, or a get whose caller had gone).
+ * KEYS: m, i, l, wg. ARGV: chan, handle, batches...
  * Returns how many were given back.
  */
 export const RELEASE = PRELUDE + `
@@ -350,24 +391,28 @@ return 0
 `;
 
 /**
- * Moves items that cannot be decoded to the dead-letter stream (a joinable
- * queue also drops them from its pending items).
- * KEYS: m, p, l, dead, q, wj, i. ARGV: chan, reason, id, item, id, item, ...
- * (id '' for a plain queue's item).
+ * Moves items that cannot be decoded to the dead-letter stream; a joinable
+ * queue also takes them out of their batch (by position, last first).
+ * KEYS: m, dead, q, wj, i, l. ARGV: chan, reason, prefix, token, then
+ * batch, index, item, ... (batch '' for a plain queue's item).
  */
 export const BURY = PRELUDE + `
-for i = 3, #ARGV, 2 do
-  local id = ARGV[i]
-  redis.call('XADD', KEYS[4], '*', 'd', ARGV[i + 1], 'id', id, 'error',
+for i = 5, #ARGV, 3 do
+  local batch, index, item = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  redis.call('XADD', KEYS[2], '*', 'd', item, 'batch', batch, 'error',
     ARGV[2])
-  if id ~= '' then
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('HDEL', KEYS[7], id)
-    redis.call('ZREM', KEYS[3], id)
+  if batch ~= '' then
+    local key = ARGV[3] .. batch
+    redis.call('LSET', key, index, ARGV[4])
+    redis.call('LREM', key, 1, ARGV[4])
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('HDEL', KEYS[5], batch)
+      redis.call('ZREM', KEYS[6], batch)
+    end
   end
 end
-if redis.call('LLEN', KEYS[5]) == 0 and redis.call('HLEN', KEYS[2]) == 0 then
-  wake_all(KEYS[6], ARGV[1])
+if redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 then
+  wake_all(KEYS[4], ARGV[1])
 end
 return 1
 `;

@@ -348,24 +348,28 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   async #take(maxItems: number, maxBytes: number, until: Until): Promise<T[]> {
     const got = await this.#remote.get(maxItems, maxBytes, until);
     if (got === undefined) throw new Empty("Queue is empty");
-    this.#remote.hold(got.ids);
+    this.#remote.hold(got.groups);
     const items: T[] = [];
     let failure: { error: unknown } | null = null;
-    const badIds: string[] = [];
-    const bad: Uint8Array[] = [];
+    const badAt: number[] = [];
     for (const [i, payload] of got.payloads.entries()) {
       try {
         items.push(this.#codec.decode(payload, false) as T);
       } catch (error) {
         failure ??= { error };
-        bad.push(payload);
-        badIds.push(got.ids[i] ?? "");
+        badAt.push(i);
       }
     }
     if (failure === null) return items;
+    // Each bad payload's batch and its position there (plain queues: none).
+    const place = got.groups.flatMap(([batch, n]) =>
+      Array.from({ length: n }, (_, index) => ({ batch, index }))
+    );
     await this.#remote.bury(
-      badIds,
-      bad,
+      badAt.map((i) => ({
+        ...(place[i] ?? { batch: "", index: 0 }),
+        payload: got.payloads[i],
+      })),
       String((failure.error as Error)?.message ?? failure.error),
     );
     this.#pending.push(...items);

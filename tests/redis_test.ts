@@ -420,13 +420,27 @@ redisTest(
         Buffer.from([0xc1]),
       ]);
       await q.put(2);
-      await rejects(q.get({ timeout: 1000 }));
+      await rejects(q.get({ timeout: 1000 }), TypeError);
       strictEqual(await q.get({ timeout: 1000 }), 2);
       await q.taskDone();
       await q.join({ timeout: 1000 });
+      // One in the middle of a batch: the items beside it come next.
+      await q.put(3);
+      await client.sendCommand([
+        "RPUSH",
+        keysOf(name).ready,
+        Buffer.from([0xc1]),
+      ]);
+      await q.put(4);
+      await rejects(q.getMany({ maxItems: 3, timeout: 1000 }), TypeError);
+      deepStrictEqual(await q.getMany({ timeout: 1000 }), [3, 4]);
+      await q.taskDone();
+      await q.taskDone();
+      await rejects(q.taskDone(), RangeError);
+      await q.join({ timeout: 1000 });
       strictEqual(
         await client.sendCommand(["XLEN", keysOf(name).dead]) as number,
-        1,
+        2,
       );
     } finally {
       await client.close();
@@ -650,4 +664,38 @@ redisTest(
     ok(performance.now() - t < 4000, `close took ${performance.now() - t} ms`);
   },
   { ownServer: true },
+);
+
+redisTest(
+  "a dead holder's batch is delivered again from its first undone item, split among smaller gets",
+  async (url) => {
+    const name = fresh("split");
+    const outName = fresh("split-out");
+    const q = await RedisJoinableQueue.connect<number>(url, name, {
+      leaseMs: 300,
+    });
+    const out = await RedisQueue.connect<number>(url, outName);
+    await q.putMany([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // The worker gets 0..9 as one batch, does 0..4 and dies holding 5..9.
+    const dying = await worker("work", url, name, outName, "1").status;
+    strictEqual(dying.signal, "SIGKILL");
+    deepStrictEqual(await drain(out, 5), [0, 1, 2, 3, 4]);
+    const b = await RedisJoinableQueue.connect<number>(url, name);
+    const c = await RedisJoinableQueue.connect<number>(url, name);
+    deepStrictEqual(await b.getMany({ maxItems: 2, timeout: 5000 }), [5, 6]);
+    deepStrictEqual(await c.getMany({ maxItems: 10, timeout: 5000 }), [
+      7,
+      8,
+      9,
+    ]);
+    await rejects(q.join({ timeout: 50 }), { name: "TimeoutError" });
+    await b.taskDone();
+    await b.taskDone();
+    for (let i = 0; i < 3; i++) await c.taskDone();
+    await q.join({ timeout: 1000 });
+    await b.close();
+    await c.close();
+    await out.destroy();
+    await q.destroy();
+  },
 );

@@ -279,6 +279,43 @@ async function mpqJoin(url: string): Promise<Sample> {
   }
 }
 
+/** How late 100 ms timeouts end, and how soon a waiting get wakes, in ms. */
+async function timing(url: string): Promise<Record<string, number[]>> {
+  const q = await RedisQueue.connect<number>(url, uniq("timing"), {
+    maxsize: 1,
+  });
+  const other = await RedisQueue.connect<number>(url, q.name);
+  const getLate: number[] = [];
+  const putLate: number[] = [];
+  const wake: number[] = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const t = now();
+      await q.get({ timeout: 100 }).catch(() => {});
+      getLate.push(now() - t - 100);
+    }
+    await q.put(0);
+    for (let i = 0; i < 20; i++) {
+      const t = now();
+      await q.put(1, { timeout: 100 }).catch(() => {});
+      putLate.push(now() - t - 100);
+    }
+    await q.get();
+    for (let i = 0; i < 20; i++) {
+      const waiting = other.get();
+      await sleep(20);
+      const t = now();
+      await q.put(i);
+      await waiting;
+      wake.push(now() - t);
+    }
+  } finally {
+    await other.close();
+    await q.destroy();
+  }
+  return { getLate, putLate, wake };
+}
+
 async function rawClient(url: string) {
   const base = createClient({ url });
   base.on("error", (e) => console.error("node-redis:", e));
@@ -437,6 +474,7 @@ try {
       );
     }
   }
+  const times = await timing(url);
   const med: Record<string, Sample> = {};
   for (const [cell, rs] of Object.entries(runs)) {
     med[cell] = Object.fromEntries(
@@ -529,6 +567,19 @@ try {
       "BullMQ: addBulk of 1000 (put), Worker concurrency 1 (get), sum (whole transfer).\n" +
       "Goals (issue): batched ≥ 100k items/s, awaited one by one ≥ 10k/s, within 2× of raw list operations.",
   );
+  const ms = (xs: number[]) =>
+    `median ${median(xs).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
+  console.log(
+    `\nget({ timeout: 100 }) on an empty queue ended late by: ${
+      ms(times.getLate)
+    }\n` +
+      `put(x, { timeout: 100 }) on a full queue ended late by: ${
+        ms(times.putLate)
+      }\n` +
+      `a waiting get (another handle) resolved after a put began: ${
+        ms(times.wake)
+      } (20 each)`,
+  );
 
   const dir = new URL("./results/", import.meta.url);
   await Deno.mkdir(dir, { recursive: true });
@@ -552,6 +603,7 @@ try {
         reps: REPS,
         medians: med,
         runs,
+        timing_ms: times,
         table: lines.map(([label, mpq, raw, bullmq, goal]) => ({
           label,
           mpq,

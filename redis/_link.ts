@@ -112,6 +112,9 @@ export class Link {
    * sleeps it on a timer that closing does not clear.
    */
   #retryEnds = 0;
+  /** The server's run id, and the epoch it was read in. */
+  #runIdValue = "";
+  #runIdEpoch = -1;
   /** Set when the last reference was dropped (the clients are closing). */
   #released = false;
 
@@ -185,6 +188,7 @@ export class Link {
 
   /** Drops one reference; the last one closes the connections. */
   async release(): Promise<void> {
+    if (this.#refs === 0) return;
     if (--this.#refs > 0) return;
     this.#released = true;
     Link.#open.delete(this.url);
@@ -277,6 +281,20 @@ export class Link {
       ready.cancel();
       if (stopped instanceof Stopped) throw stopped;
     }
+  }
+
+  /**
+   * The server's run id (it changes when the server restarts), read once
+   * per connection.
+   */
+  async runId(): Promise<string> {
+    if (this.#runIdEpoch !== this.#epoch) {
+      const epoch = this.#epoch;
+      const info = String(await this.command(["INFO", "server"]));
+      this.#runIdValue = /run_id:(\w+)/.exec(info)?.[1] ?? "";
+      this.#runIdEpoch = epoch;
+    }
+    return this.#runIdValue;
   }
 
   /** Sends one plain command (no retry). */

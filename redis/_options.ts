@@ -33,6 +33,15 @@ export function checkName(name: unknown): string {
       }`,
     );
   }
+  // The keys are "{mpq:<name>}:…": a brace in a name could make one
+  // queue's keys look like another's.
+  if (/[{}]/.test(name)) {
+    throw new TypeError(
+      `Cannot connect: the queue name must not contain { or }, received ${
+        JSON.stringify(name)
+      }`,
+    );
+  }
   return name;
 }
 

@@ -1,7 +1,7 @@
 // One handle of a queue on a Redis server: the scripts of its calls, the
 // waits between attempts, the de-duplication of puts resent over a
-// reconnect, and (joinable) the items it holds and their leases. It knows
-// bytes and ids; the queue classes above it know items and errors.
+// reconnect, and (joinable) the batches it holds and their leases. It knows
+// bytes and batches; the queue classes above it know items and errors.
 
 import { ClosedError } from "../queues/errors.ts";
 import type { Until } from "../queues/wait/_until.ts";
@@ -75,6 +75,11 @@ function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** The error of a call that `close()` (or `destroy()`) ended. */
+function closedError(what: string): ClosedError {
+  return new ClosedError(`Cannot ${what}: the queue handle was closed`);
+}
+
 /** A queue handle's server side. */
 export class Remote {
   readonly name: string;
@@ -86,12 +91,24 @@ export class Remote {
     0,
     16,
   );
-  /** Aborted by `close()`: ends every call of this handle. */
-  readonly #closing = new AbortController();
+  /** Set by `close()`. */
+  #isClosed = false;
+  /** Run by `close()`: the stops of the calls in progress. */
+  readonly #onClose = new Set<() => void>();
+  /** Settles (with a `Stopped`) at `close()`. */
+  readonly #closeStop: Promise<Stopped>;
+  #fireCloseStop!: (s: Stopped) => void;
+  /**
+   * What `close()` lets finish before the link goes: requests in flight
+   * when their call ended, and the give-backs they lead to.
+   */
+  readonly #busy = new Set<Promise<unknown>>();
   /** The link's epoch when the queue was last attached. */
   #attached: number;
   /** Random, stored when the queue was created: tells a re-created queue. */
   #nonce: string;
+  /** The server's run id when the queue was last attached. */
+  #runId: string;
   /** The last put sequence number given out. */
   #seq = 0;
   /** Every put up to this one has had its reply (or its end). */
@@ -112,14 +129,16 @@ export class Remote {
   private constructor(
     link: Link,
     name: string,
-    [stored, nonce]: [Stored, string],
+    [stored, nonce, runId]: [Stored, string, string],
   ) {
     this.link = link;
     this.name = name;
     this.keys = keysOf(name);
     this.stored = stored;
     this.#nonce = nonce;
+    this.#runId = runId;
     this.#attached = link.epoch;
+    this.#closeStop = new Promise((resolve) => this.#fireCloseStop = resolve);
   }
 
   /**
@@ -135,28 +154,36 @@ export class Remote {
   ): Promise<Remote> {
     const link = await Link.open(url);
     try {
-      const stored = await Remote.#attach(link, name, create);
-      return new Remote(link, name, stored);
+      const attached = await Remote.#attach(link, name, create, true);
+      return new Remote(link, name, attached!);
     } catch (error) {
       await link.release();
       throw error;
     }
   }
 
-  /** Runs the attach script; returns the stored options and nonce. */
+  /**
+   * Runs the attach script (creating the queue only if `create`).
+   *
+   * @returns the stored options, nonce and the server's run id, or
+   *   `undefined` if the queue does not exist and was not created
+   */
   static async #attach(
     link: Link,
     name: string,
     create: Stored,
-  ): Promise<[Stored, string]> {
+    creating: boolean,
+  ): Promise<[Stored, string, string] | undefined> {
+    const runId = await link.runId();
     const fields: string[] = ["format", FORMAT, "nonce", crypto.randomUUID()];
     for (const [k, v] of Object.entries(create)) fields.push(k, String(v));
     const reply = await link.script(
       lua.ATTACH,
       [keysOf(name).meta],
-      fields,
+      [creating ? "1" : "0", ...fields],
       NEVER,
     ) as Uint8Array[];
+    if (reply.length === 0) return undefined;
     const map = new Map<string, string>();
     const text = new TextDecoder();
     for (let i = 0; i < reply.length; i += 2) {
@@ -171,25 +198,38 @@ export class Remote {
         }`,
       );
     }
-    return [{
-      kind: map.get("kind") as Kind,
-      maxsize: Number(map.get("maxsize")),
-      serializer: map.get("serializer") ?? "",
-      leaseMs: Number(map.get("leaseMs")),
-      maxDeliveries: Number(map.get("maxDeliveries")),
-    }, map.get("nonce") ?? ""];
+    return [
+      {
+        kind: map.get("kind") as Kind,
+        maxsize: Number(map.get("maxsize")),
+        serializer: map.get("serializer") ?? "",
+        leaseMs: Number(map.get("leaseMs")),
+        maxDeliveries: Number(map.get("maxDeliveries")),
+      },
+      map.get("nonce") ?? "",
+      runId,
+    ];
   }
 
   /**
-   * Attaches again after a reconnect. If the queue was created anew (the
-   * server lost its data), the items this handle held are gone: they are
-   * kept as blanks, so that `taskDone()` for them marks nothing.
+   * Attaches again after a reconnect. A server that restarted (a new run
+   * id) may have lost the queue: it is created again with its options, and
+   * the batches this handle held are kept as blanks (so that `taskDone()`
+   * for them marks nothing). The same server without the queue means it was
+   * destroyed: the next script reports it.
    */
   async #reattach(): Promise<void> {
     const epoch = this.link.epoch;
-    const [, nonce] = await Remote.#attach(this.link, this.name, this.stored);
-    if (nonce !== this.#nonce) {
-      this.#nonce = nonce;
+    const runId = await this.link.runId();
+    const attached = await Remote.#attach(
+      this.link,
+      this.name,
+      this.stored,
+      runId !== this.#runId,
+    );
+    this.#runId = runId;
+    if (attached !== undefined && attached[1] !== this.#nonce) {
+      this.#nonce = attached[1];
       for (const held of this.#held) held.batch = "";
     }
     this.#attached = epoch;
@@ -197,19 +237,26 @@ export class Remote {
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    return this.#closing.signal.aborted;
+    return this.#isClosed;
   }
 
   /** @throws {ClosedError} if this handle is closed */
   checkOpen(what: string): void {
-    if (this.closed) {
+    if (this.#isClosed) {
       throw new ClosedError(`Cannot ${what}: the queue handle is closed`);
     }
   }
 
+  /** Lets `close()` wait for `work` (a request or a give-back). */
+  #track(work: Promise<unknown>): void {
+    const done = work.then(() => {}, () => {});
+    this.#busy.add(done);
+    done.then(() => this.#busy.delete(done));
+  }
+
   /**
-   * Runs a script of this queue; re-attaches once if the queue is gone after
-   * a reconnect (a restarted server), else reports it destroyed.
+   * Runs a script of this queue; attaches again after a reconnect, and
+   * reports a queue that is gone as destroyed.
    */
   async #run(
     script: string,
@@ -238,6 +285,9 @@ export class Remote {
     }
   }
 
+  /** The stop of work that only `close()` ends. */
+  #untilClose = (): Promise<Stopped> => this.#closeStop;
+
   /** A promise of what ends a call: its deadline, its signal or `close()`. */
   #stopOf(
     deadline: number,
@@ -255,16 +305,15 @@ export class Remote {
     const onAbort = () => resolve(new Stopped("abort"));
     const onClose = () => resolve(new Stopped("close"));
     signal?.addEventListener("abort", onAbort, { once: true });
-    this.#closing.signal.addEventListener("abort", onClose, { once: true });
-    // Made after the call began: either may have happened already.
+    this.#onClose.add(onClose);
     if (signal?.aborted) onAbort();
-    if (this.#closing.signal.aborted) onClose();
+    if (this.#isClosed) onClose();
     return {
       promise,
       dispose: () => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        this.#closing.signal.removeEventListener("abort", onClose);
+        this.#onClose.delete(onClose);
       },
     };
   }
@@ -273,8 +322,8 @@ export class Remote {
    * Attempts until one succeeds, sleeping between attempts until woken (or
    * it is time to look again), within `until`.
    *
-   * @param undo gives back what a late attempt took (gets); `null` for
-   *   puts, whose late success stands
+   * @param undo gives back what an attempt took for a call that had ended
+   *   (gets); `null` for puts, whose late success stands
    * @returns the result, or `undefined` when the deadline passed first
    * @throws the signal's reason on abort, `ClosedError` on `close()`
    */
@@ -283,46 +332,49 @@ export class Remote {
     kind: "g" | "p" | "j",
     what: string,
     attempt: Attempt<R>,
-    undo: ((r: R) => void) | null,
+    undo: ((r: R) => Promise<unknown>) | null,
   ): Promise<R | undefined> {
     this.checkOpen(what);
     until.signal?.throwIfAborted();
     const blocking = until.deadline !== -Infinity;
-    const deadline = blocking
-      ? until.deadline
-      : performance.now() + NONBLOCKING_MS;
-    // Made on first use: the first attempt races nothing (a reply takes
-    // well under the 20 ms a timeout may be late), unless it must wait for a
-    // reconnect.
-    let stop: { promise: Promise<Stopped>; dispose(): void } | null = null;
-    const stopped = () =>
-      (stop ??= this.#stopOf(deadline, until.signal)).promise;
+    const stop = this.#stopOf(
+      blocking ? until.deadline : performance.now() + NONBLOCKING_MS,
+      until.signal,
+    );
+    const stopped = () => stop.promise;
     const [member, slot]: [string, WaitSlot | null] = blocking
       ? this.link.openWait()
       : ["", null];
     let registered = false;
     let settled = false;
     try {
-      for (let first = true;; first = false) {
+      for (;;) {
         if (slot !== null) slot.woken = false;
-        const r = first
-          ? await attempt(member, stopped)
-          : await this.#settle(attempt(member, stopped), stopped(), undo);
+        const r = await this.#settle(
+          attempt(member, stopped),
+          stop.promise,
+          undo,
+        );
         if (typeof r !== "number") {
           settled = true;
+          // Closed while the reply was on its way: give it back.
+          if (this.#isClosed && undo !== null) {
+            this.#track(undo(r));
+            throw closedError(what);
+          }
           return r;
         }
         if (slot === null) return undefined;
         registered = true;
-        if (!slot.woken) await this.#sleep(slot, r, stopped());
+        if (!slot.woken) await this.#sleep(slot, r, stop.promise);
       }
     } catch (error) {
       if (!(error instanceof Stopped)) throw error;
       if (error.why === "deadline") return undefined;
       if (error.why === "abort") throw until.signal!.reason;
-      throw new ClosedError(`Cannot ${what}: the queue handle was closed`);
+      throw closedError(what);
     } finally {
-      (stop as { dispose(): void } | null)?.dispose();
+      stop.dispose();
       if (slot !== null) {
         this.link.closeWait(member);
         if (registered && !settled) this.#cancel(kind, member);
@@ -332,13 +384,14 @@ export class Remote {
 
   /**
    * Awaits an attempt; if the call ends while it is in flight, waits a
-   * moment for its reply (a late result stands for a deadline or a put, and
-   * is given back otherwise).
+   * moment for its reply: a late result stands for a deadline or a put, and
+   * is given back otherwise. A reply later than that is given back when it
+   * comes (`close()` waits for it).
    */
   async #settle<R>(
     attempt: Promise<R | number>,
     stop: Promise<Stopped>,
-    undo: ((r: R) => void) | null,
+    undo: ((r: R) => Promise<unknown>) | null,
   ): Promise<R | number> {
     const first = await Promise.race([attempt, stop]);
     if (!(first instanceof Stopped)) return first;
@@ -346,14 +399,14 @@ export class Remote {
     const late = await Promise.race([attempt.catch(() => -1), grace.promise]);
     grace.cancel();
     if (late === undefined) {
-      attempt.then((r) => {
-        if (typeof r !== "number") undo?.(r);
-      }, () => {});
+      this.#track(attempt.then((r) => {
+        if (typeof r !== "number" && undo !== null) return undo(r);
+      }));
       throw first;
     }
     if (typeof late === "number") throw first;
     if (undo === null || first.why === "deadline") return late;
-    undo(late);
+    this.#track(undo(late));
     throw first;
   }
 
@@ -398,11 +451,6 @@ export class Remote {
     ]).catch(() => {});
   }
 
-  /** Gives out a put sequence number. */
-  #nextSeq(): number {
-    return ++this.#seq;
-  }
-
   /** Notes that a put has had its reply. */
   #settledSeq(seq: number): void {
     if (seq !== this.#settledUpTo + 1) {
@@ -416,56 +464,73 @@ export class Remote {
   }
 
   /**
-   * Puts payloads, waiting for room with a bound.
+   * Puts payloads, waiting for room with a bound. A request whose reply
+   * comes after the call ended (past the grace) has its items taken out
+   * again if no consumer got them yet.
    *
    * @returns how many were put (fewer if the deadline passed first)
    */
   async put(payloads: readonly Uint8Array[], until: Until): Promise<number> {
     let done = 0;
-    const all = await this.#wait<true>(
-      until,
-      "p",
-      "put",
-      async (member, stop) => {
-        const seq = this.#nextSeq();
-        try {
-          const k = await this.#run(
-            lua.PUT,
-            [
-              this.keys.meta,
-              this.keys.ready,
-              this.keys.getters,
-              this.keys.putters,
-              this.keys.puts(this.handle),
-            ],
-            [
-              WAKE_CHANNEL,
-              member,
-              String(REGISTRATION_MS),
-              String(this.stored.maxsize),
-              String(seq),
-              String(this.#settledUpTo),
-              ...payloads.slice(done),
-            ],
-            stop,
-            "put",
-          ) as number;
-          done += k;
-          return done === payloads.length ? true : -1;
-        } finally {
-          this.#settledSeq(seq);
-        }
-      },
-      null,
-    );
-    return all === undefined ? done : payloads.length;
+    let ended = false;
+    const k = this.keys;
+    try {
+      const all = await this.#wait<true>(
+        until,
+        "p",
+        "put",
+        async (member, stop) => {
+          const seq = ++this.#seq;
+          const sent = payloads.slice(done);
+          try {
+            const n = await this.#run(
+              lua.PUT,
+              [k.meta, k.ready, k.getters, k.putters, k.puts(this.handle)],
+              [
+                WAKE_CHANNEL,
+                member,
+                String(REGISTRATION_MS),
+                String(this.stored.maxsize),
+                String(seq),
+                String(this.#settledUpTo),
+                ...sent,
+              ],
+              stop,
+              "put",
+            ) as number;
+            if (ended) {
+              if (n > 0) this.#track(this.#unput(sent.slice(0, n)));
+              return -1;
+            }
+            done += n;
+            return done === payloads.length ? true : -1;
+          } finally {
+            this.#settledSeq(seq);
+          }
+        },
+        null,
+      );
+      return all === undefined ? done : payloads.length;
+    } finally {
+      ended = true;
+    }
+  }
+
+  /** Takes the items of a put whose call had ended out of the queue again. */
+  #unput(payloads: Uint8Array[]): Promise<unknown> {
+    const k = this.keys;
+    return this.link.script(lua.UNPUT, [k.meta, k.ready, k.putters], [
+      WAKE_CHANNEL,
+      String(this.stored.maxsize),
+      ...payloads,
+    ], NEVER);
   }
 
   /**
-   * Gets up to `maxItems` payloads (and, joinable, their ids), waiting for
-   * one.
+   * Gets up to `maxItems` payloads (and, joinable, their batches), waiting
+   * for one.
    *
-   * @returns the payloads and ids, or `undefined` when the deadline passed
+   * @returns what was got, or `undefined` when the deadline passed
    */
   get(
     maxItems: number,
@@ -493,7 +558,7 @@ export class Remote {
         return typeof r === "number"
           ? r
           : { payloads: (r as Uint8Array[]).map(plain), groups: [] };
-      }, (r) => this.#unget(r.payloads));
+      }, (r) => this.unget(r.payloads));
     }
     return this.#wait(until, "g", "get", async (member, stop) => {
       const r = await this.#run(
@@ -534,16 +599,20 @@ export class Remote {
     }, (r) => this.#release(r.groups.map(([batch]) => batch)));
   }
 
-  /** Puts the payloads of a get whose caller had gone back at the head. */
-  #unget(payloads: Uint8Array[]): void {
+  /**
+   * Plain queue: puts got payloads back at the head (a get whose caller had
+   * gone, or items got and not handed out at `close()`).
+   */
+  unget(payloads: Uint8Array[]): Promise<unknown> {
+    if (payloads.length === 0) return Promise.resolve();
     const k = this.keys;
-    this.link.script(lua.UNGET, [k.meta, k.ready, k.getters], [
+    return this.link.script(lua.UNGET, [k.meta, k.ready, k.getters], [
       WAKE_CHANNEL,
       ...payloads,
-    ], NEVER).catch(() => {});
+    ], NEVER);
   }
 
-  /** Gives leased items back for another delivery at once. */
+  /** Gives leased batches back for another delivery at once. */
   #release(batches: string[]): Promise<unknown> {
     if (batches.length === 0) return Promise.resolve();
     const k = this.keys;
@@ -552,10 +621,10 @@ export class Remote {
       [k.meta, k.info, k.leases, k.getters],
       [WAKE_CHANNEL, this.handle, ...batches],
       NEVER,
-    ).catch(() => {});
+    );
   }
 
-  /** Joinable: notes ids this handle now holds (and keeps their leases). */
+  /** Joinable: notes batches this handle now holds (and keeps their leases). */
   hold(groups: readonly [string, number][]): void {
     for (const [batch, left] of groups) this.#held.push({ batch, left });
     if (this.#renewTimer === undefined && this.#held.length > 0) {
@@ -566,13 +635,6 @@ export class Remote {
     }
   }
 
-  /** How many items this handle holds (got, not done). */
-  get held(): number {
-    let n = 0;
-    for (const h of this.#held) n += h.left;
-    return n;
-  }
-
   /** The batches held, each once ("" left out). */
   #heldBatches(): string[] {
     const batches = new Set<string>();
@@ -580,7 +642,7 @@ export class Remote {
     return [...batches];
   }
 
-  /** Extends the leases of the held items. */
+  /** Extends the leases of the held batches. */
   #renew(): void {
     if (this.#held.length === 0) return;
     const k = this.keys;
@@ -626,10 +688,14 @@ export class Remote {
           lua.DONE,
           [k.meta, k.ready, k.leases, k.joiners, k.info],
           args,
-          NEVER,
+          this.#untilClose,
           "mark a task done",
         );
-      }).then(() => {});
+      }).then(() => {}, (error) => {
+        throw error instanceof Stopped
+          ? closedError("mark a task done")
+          : error;
+      });
       pending = this.#doneBatch = { counts, promise };
     }
     pending.counts.set(head.batch, (pending.counts.get(head.batch) ?? 0) + 1);
@@ -665,13 +731,17 @@ export class Remote {
   /** The number of items ready to get. */
   async size(): Promise<number> {
     this.checkOpen("read the size");
-    return await this.#run(
-      lua.SIZE,
-      [this.keys.meta, this.keys.ready],
-      [],
-      NEVER,
-      "read the size",
-    ) as number;
+    try {
+      return await this.#run(
+        lua.SIZE,
+        [this.keys.meta, this.keys.ready],
+        [],
+        this.#untilClose,
+        "read the size",
+      ) as number;
+    } catch (error) {
+      throw error instanceof Stopped ? closedError("read the size") : error;
+    }
   }
 
   /** Moves undecodable items to the dead-letter stream. */
@@ -694,44 +764,70 @@ export class Remote {
       lua.BURY,
       [k.meta, k.dead, k.ready, k.joiners, k.info, k.leases],
       args,
-      NEVER,
+      this.#untilClose,
     ).catch(() => {});
   }
 
   /**
-   * Closes the handle: ends its calls, sends its pending done marks, gives
-   * its held items back for another delivery, and drops its link.
+   * Closes the handle: ends its calls, lets the requests in flight finish
+   * (giving back what they took), sends its pending done marks, gives back
+   * `unhanded` (plain) and the batches it holds (joinable), and drops its
+   * link. A server that is away gets `CLOSE_MS`.
    */
-  close(): Promise<void> {
+  close(unhanded: Uint8Array[] = []): Promise<void> {
     if (this.#closed !== null) return this.#closed;
-    this.#closing.abort();
-    clearInterval(this.#renewTimer);
-    const held = this.#heldBatches();
-    this.#held = [];
-    const flush = (async () => {
-      await this.#doneBatch?.promise.catch(() => {});
-      await this.#release(held);
-    })();
+    this.#beginClose();
     this.#closed = (async () => {
-      // A server that is away gets CLOSE_MS; the held items then come back
-      // when their leases end.
       const timer = delay(CLOSE_MS);
-      await Promise.race([flush, timer.promise]);
+      const finish = (async () => {
+        // Requests in flight end, then the give-backs they started.
+        while (this.#busy.size > 0) await Promise.all([...this.#busy]);
+        await this.#doneBatch?.promise.catch(() => {});
+        const batches = this.#heldBatches();
+        this.#held = [];
+        await Promise.allSettled([
+          this.unget(unhanded),
+          this.#release(batches),
+        ]);
+      })();
+      await Promise.race([finish, timer.promise]);
       timer.cancel();
       await this.link.release();
     })();
     return this.#closed;
   }
 
+  /** Marks the handle closed and ends its calls. */
+  #beginClose(): void {
+    this.#isClosed = true;
+    clearInterval(this.#renewTimer);
+    for (const stop of [...this.#onClose]) stop();
+    this.#fireCloseStop(new Stopped("close"));
+  }
+
   /**
    * Deletes every key of the queue (after waking every waiter, which then
    * finds it gone), then closes this handle.
+   *
+   * @throws {Deno.errors.ConnectionRefused} if the server stays away
    */
-  async destroy(): Promise<void> {
+  destroy(): Promise<void> {
     this.checkOpen("destroy the queue");
-    this.#closing.abort();
-    clearInterval(this.#renewTimer);
+    this.#beginClose();
     this.#held = [];
+    const destroyed = this.#destroy();
+    this.#closed = destroyed.then(
+      () => this.link.release(),
+      async (error) => {
+        await this.link.release();
+        throw error;
+      },
+    );
+    return this.#closed;
+  }
+
+  /** The key deletion of `destroy()`. */
+  async #destroy(): Promise<void> {
     const k = this.keys;
     const timer = delay(DESTROY_MS);
     try {
@@ -764,8 +860,6 @@ export class Remote {
       } while (cursor !== "0");
     } finally {
       timer.cancel();
-      this.#closed = this.link.release();
-      await this.#closed;
     }
   }
 }

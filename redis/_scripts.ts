@@ -94,13 +94,13 @@ end
 `;
 
 /**
- * Attaches to a queue: stores the options if the queue is new.
- * KEYS: m. ARGV: field, value, ... (the options to store).
- * Returns the stored options as a flat field/value list.
+ * Attaches to a queue: stores the options if the queue is new (and create
+ * is '1'). KEYS: m. ARGV: create, field, value, ... (the options to store).
+ * Returns the stored options as a flat field/value list (empty: no queue).
  */
 export const ATTACH = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV))
+if redis.call('EXISTS', KEYS[1]) == 0 and ARGV[1] == '1' then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 end
 return redis.call('HGETALL', KEYS[1])
 `;
@@ -135,8 +135,12 @@ if seq ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[6])
   redis.call('PEXPIRE', KEYS[5], 3600000)
 end
-if k < n and member ~= '' then
-  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), member)
+if member ~= '' then
+  if k < n then
+    redis.call('ZADD', KEYS[4], now + tonumber(ARGV[3]), member)
+  else
+    redis.call('ZREM', KEYS[4], member)
+  end
 end
 return k
 `;
@@ -154,6 +158,7 @@ local items = take(KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]))
 local now = now_ms()
 if #items > 0 then
   if tonumber(ARGV[4]) > 0 then wake(KEYS[4], chan, #items, now) end
+  if member ~= '' then redis.call('ZREM', KEYS[3], member) end
   return items
 end
 if member ~= '' then
@@ -265,6 +270,7 @@ if dead > 0 and redis.call('LLEN', KEYS[2]) == 0
   wake_all(KEYS[8], chan)
 end
 if #groups > 0 then
+  if member ~= '' then redis.call('ZREM', KEYS[3], member) end
   out[1] = table.concat(groups, ',')
   return out
 end
@@ -313,6 +319,7 @@ return marked
 export const JOIN = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
 if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 then
+  if ARGV[1] ~= '' then redis.call('ZREM', KEYS[4], ARGV[1]) end
   return 1
 end
 if ARGV[1] ~= '' then
@@ -363,6 +370,24 @@ return #ids
 `;
 
 /**
+ * Takes the items of a put whose call had ended out of the queue again,
+ * those no consumer got yet (the newest equal bytes).
+ * KEYS: m, q, wp. ARGV: chan, maxsize, items...
+ * Returns how many were taken out.
+ */
+export const UNPUT = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local removed = 0
+for i = #ARGV, 3, -1 do
+  removed = removed + redis.call('LREM', KEYS[2], -1, ARGV[i])
+end
+if removed > 0 and tonumber(ARGV[2]) > 0 then
+  wake(KEYS[3], ARGV[1], removed, now_ms())
+end
+return removed
+`;
+
+/**
  * Puts items of a plain queue back at its head (a get whose caller had
  * gone). KEYS: m, q, wg. ARGV: chan, items... (in queue order).
  */
@@ -397,12 +422,13 @@ return 0
  * batch, index, item, ... (batch '' for a plain queue's item).
  */
 export const BURY = PRELUDE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 5, #ARGV, 3 do
   local batch, index, item = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   redis.call('XADD', KEYS[2], '*', 'd', item, 'batch', batch, 'error',
     ARGV[2])
-  if batch ~= '' then
-    local key = ARGV[3] .. batch
+  local key = ARGV[3] .. batch
+  if batch ~= '' and redis.call('LLEN', key) > index then
     redis.call('LSET', key, index, ARGV[4])
     redis.call('LREM', key, 1, ARGV[4])
     if redis.call('EXISTS', key) == 0 then

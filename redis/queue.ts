@@ -71,8 +71,11 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   /** The handle's server side. */
   readonly #remote: Remote;
   readonly #codec: Codec;
-  /** Items got and decoded, not handed out yet (after a failure beside them). */
-  #pending: T[] = [];
+  /**
+   * Items got and decoded, not handed out yet (after a failure beside
+   * them), with their payloads (given back at `close()`).
+   */
+  #pending: { item: T; payload: Uint8Array }[] = [];
 
   /**
    * Use {@linkcode RedisQueue.connect}.
@@ -268,7 +271,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     this.#remote.checkOpen("get");
     if (this.#pending.length > 0) {
       until.signal?.throwIfAborted();
-      return this.#pending.shift()!;
+      return this.#pending.shift()!.item;
     }
     const [item] = await this.#take(1, Infinity, until);
     return item;
@@ -319,9 +322,9 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   async getMany(options?: GetManyOptions): Promise<T[]> {
     const until = this.#until(options);
     const maxItems = options?.maxItems ?? 1024;
-    if (!Number.isInteger(maxItems) || maxItems < 1) {
+    if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 2 ** 31 - 1) {
       throw new RangeError(
-        `MaxItems must be a positive integer, got ${maxItems}`,
+        `MaxItems must be an integer from 1 to 2147483647, got ${maxItems}`,
       );
     }
     const maxBytes = options?.maxBytes ?? Infinity;
@@ -335,7 +338,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     this.#remote.checkOpen("get");
     if (this.#pending.length > 0) {
       until.signal?.throwIfAborted();
-      return this.#pending.splice(0, maxItems);
+      return this.#pending.splice(0, maxItems).map((p) => p.item);
     }
     return await this.#take(maxItems, maxBytes, until);
   }
@@ -352,9 +355,11 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     const items: T[] = [];
     let failure: { error: unknown } | null = null;
     const badAt: number[] = [];
+    const goodAt: number[] = [];
     for (const [i, payload] of got.payloads.entries()) {
       try {
         items.push(this.#codec.decode(payload, false) as T);
+        goodAt.push(i);
       } catch (error) {
         failure ??= { error };
         badAt.push(i);
@@ -372,7 +377,9 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
       })),
       String((failure.error as Error)?.message ?? failure.error),
     );
-    this.#pending.push(...items);
+    items.forEach((item, j) =>
+      this.#pending.push({ item, payload: got.payloads[goodAt[j]] })
+    );
     throw failure.error;
   }
 
@@ -460,7 +467,13 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    * ```
    */
   close(): Promise<void> {
-    return this.#remote.close();
+    // A plain queue's items got and not handed out go back; a joinable
+    // queue's are in the batches it gives back.
+    const unhanded = this.#remote.stored.kind === "queue"
+      ? this.#pending.map((p) => p.payload)
+      : [];
+    this.#pending = [];
+    return this.#remote.close(unhanded);
   }
 
   /**

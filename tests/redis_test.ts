@@ -534,6 +534,7 @@ redisTest(
     const keys = keysOf(name);
     try {
       await link.script(lua.ATTACH, [keys.meta], [
+        "1",
         "format",
         "1",
         "kind",

@@ -350,11 +350,10 @@ export class Remote {
     try {
       for (;;) {
         if (slot !== null) slot.woken = false;
-        const r = await this.#settle(
-          attempt(member, stopped),
-          stop.promise,
-          undo,
-        );
+        // close() waits for requests in flight (and what they lead to).
+        const pending = attempt(member, stopped);
+        this.#track(pending);
+        const r = await this.#settle(pending, stop.promise, undo);
         if (typeof r !== "number") {
           settled = true;
           // Closed while the reply was on its way: give it back.

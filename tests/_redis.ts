@@ -99,6 +99,16 @@ export class RedisServer implements AsyncDisposable {
     await Deno.remove(this.socket).catch(() => {});
   }
 
+  /** Freezes the server (SIGSTOP): it keeps its sockets and answers nothing. */
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
   /** Starts the server again (after `kill()`), empty. */
   async restart(): Promise<void> {
     await this.kill();

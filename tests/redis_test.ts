@@ -700,3 +700,140 @@ redisTest(
     await q.destroy();
   },
 );
+
+redisTest(
+  "a frozen server holds no call past its timeout, signal or close(), and nothing is lost or doubled",
+  async (url, server) => {
+    const name = fresh("frozen");
+    const a = await RedisQueue.connect<number>(url, name);
+    const b = await RedisQueue.connect<number>(url, name);
+    const other = await RedisQueue.connect<number>(url, fresh("frozen-x"));
+    await a.put(42);
+    server!.pause();
+    try {
+      let t = performance.now();
+      await rejects(a.put(1, { timeout: 200 }), Full);
+      ok(performance.now() - t < 1000, `put took ${performance.now() - t}`);
+      t = performance.now();
+      await rejects(
+        a.putMany([2, 3], { signal: AbortSignal.timeout(100) }),
+        { name: "TimeoutError" },
+      );
+      ok(performance.now() - t < 1000, `putMany took ${performance.now() - t}`);
+      // A get in flight when its handle closes: the item comes back.
+      const got = rejects(b.get(), ClosedError);
+      await new Promise((r) => setTimeout(r, 50));
+      const closing = b.close();
+      await got;
+      setTimeout(() => server!.resume(), 300);
+      await closing;
+    } finally {
+      server!.resume();
+    }
+    // The puts that were applied after their calls ended were taken out.
+    strictEqual(await a.get({ timeout: 1000 }), 42);
+    await rejects(a.get({ timeout: 200 }), Empty);
+    await other.destroy();
+    await a.destroy();
+  },
+  { ownServer: true },
+);
+
+redisTest(
+  "a dropped connection to the same server does not bring a destroyed queue back",
+  async (url) => {
+    const name = fresh("resurrect");
+    const a = await RedisQueue.connect<number>(url, name);
+    const b = await RedisQueue.connect<number>(url, name);
+    const other = await RedisQueue.connect<number>(url, fresh("resurrect-x"));
+    await a.destroy();
+    // Both handles of this process share the link: drop its connections.
+    const client = await raw(url);
+    try {
+      await client.sendCommand([
+        "CLIENT",
+        "KILL",
+        "TYPE",
+        "normal",
+        "SKIPME",
+        "yes",
+      ]);
+    } finally {
+      await client.close();
+    }
+    await rejects(b.put(1, { timeout: 5000 }), ClosedError);
+    deepStrictEqual(await keysOfQueue(url, name), []);
+    await b.close();
+    await other.destroy();
+  },
+);
+
+redisTest(
+  "a getter that got its item without a wake leaves no registration to spend the next wake on",
+  async (url) => {
+    const name = fresh("stale");
+    const outName = fresh("stale-out");
+    const q = await RedisJoinableQueue.connect<number>(url, name, {
+      leaseMs: 300,
+    });
+    const out = await RedisQueue.connect<number>(url, outName);
+    await q.put(1);
+    // A worker gets 1 and dies holding it.
+    const dying = await worker("work", url, name, outName, "1").status;
+    strictEqual(dying.signal, "SIGKILL");
+    const b = await RedisJoinableQueue.connect<number>(url, name);
+    const c = await RedisJoinableQueue.connect<number>(url, name);
+    // b waits; the lease runs out and b's poll gets the item (no wake).
+    strictEqual(await b.get({ timeout: 5000 }), 1);
+    const waiting = c.get({ timeout: 4000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const t = performance.now();
+    await q.put(2);
+    strictEqual(await waiting, 2);
+    ok(
+      performance.now() - t < 2000,
+      `the wake took ${performance.now() - t} ms`,
+    );
+    await b.taskDone();
+    await c.taskDone();
+    await q.join({ timeout: 1000 });
+    await b.close();
+    await c.close();
+    await out.destroy();
+    await q.destroy();
+  },
+);
+
+redisTest(
+  "destroy() and close() of one handle leave the other handles of the process working",
+  async (url) => {
+    const a = await RedisQueue.connect<number>(url, fresh("twice"));
+    const b = await RedisQueue.connect<number>(url, fresh("twice-b"));
+    const destroyed = a.destroy();
+    const closed = a.close();
+    await destroyed;
+    await closed;
+    await b.put(1, { timeout: 1000 });
+    strictEqual(await b.get({ timeout: 1000 }), 1);
+    await rejects(RedisQueue.connect(url, "a}:x"), TypeError);
+    await rejects(b.getMany({ maxItems: 1e17 }), RangeError);
+    await b.destroy();
+  },
+);
+
+redisTest(
+  "with the server down, a pending taskDone() and qsize() end at close()",
+  async (url, server) => {
+    const q = await RedisJoinableQueue.connect<number>(url, fresh("down"));
+    await q.putMany([1]);
+    strictEqual(await q.get(), 1);
+    await server!.kill();
+    const size = rejects(q.qsize(), ClosedError);
+    const done = q.taskDone().then(() => "done", (e) => e.name);
+    await new Promise((r) => setTimeout(r, 100));
+    await q.close();
+    await size;
+    ok(["done", "ClosedError"].includes(await done));
+  },
+  { ownServer: true },
+);

@@ -82,6 +82,9 @@ export function checkUrl(url: unknown): string {
   return url;
 }
 
+/** Replies that mean "not now" rather than "no". */
+const TRANSIENT = /^(?:LOADING|BUSY|TRYAGAIN|MASTERDOWN)\b/;
+
 /** Whether an error is the server's reply (not a lost connection). */
 function isReply(error: unknown): boolean {
   return error instanceof ErrorReply;
@@ -266,9 +269,17 @@ export class Link {
         return await this.#client.sendCommand(["EVALSHA", sha, ...tail]);
       } catch (error) {
         if (isReply(error)) {
-          if (!String((error as Error).message).startsWith("NOSCRIPT")) {
-            throw error;
+          const message = String((error as Error).message);
+          if (TRANSIENT.test(message)) {
+            // A server loading its data or busy with a script: look again.
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            const pause = new Promise<void>((r) => timer = setTimeout(r, 10));
+            const stopped = await Promise.race([pause, stop()]);
+            clearTimeout(timer);
+            if (stopped instanceof Stopped) throw stopped;
+            continue;
           }
+          if (!message.startsWith("NOSCRIPT")) throw error;
           try {
             return await this.#client.sendCommand(["EVAL", lua, ...tail]);
           } catch (again) {

@@ -1,7 +1,13 @@
 // The Redis queues (@mp/queues/redis) against a real redis-server: started
-// per test on a unix socket (no persistence) unless MPQ_REDIS_URL names one.
+// per test on a free loopback port (no persistence) unless MPQ_REDIS_URL names one.
 // Workers are real Deno processes that attach with only the URL and a name.
-import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import {
+  deepStrictEqual,
+  match,
+  ok,
+  rejects,
+  strictEqual,
+} from "node:assert/strict";
 import { decode as referenceDecode } from "@msgpack/msgpack";
 import { createClient, RESP_TYPES } from "redis";
 import { Buffer } from "node:buffer";
@@ -834,6 +840,32 @@ redisTest(
     await q.close();
     await size;
     ok(["done", "ClosedError"].includes(await done));
+  },
+  { ownServer: true },
+);
+
+redisTest(
+  "a server busy with a long script is waited for, not reported",
+  async (url) => {
+    const q = await RedisQueue.connect<number>(url, fresh("busy"));
+    const admin = await raw(url);
+    const busy = await raw(url);
+    try {
+      await admin.sendCommand(["CONFIG", "SET", "busy-reply-threshold", "50"]);
+      const loop = busy.sendCommand(["EVAL", "while true do end", "0"])
+        .catch((e: Error) => e.message);
+      await new Promise((r) => setTimeout(r, 150));
+      const put = q.put(1, { timeout: 5000 });
+      await new Promise((r) => setTimeout(r, 200));
+      await admin.sendCommand(["SCRIPT", "KILL"]);
+      match(String(await loop), /killed/i);
+      await put;
+      strictEqual(await q.get({ timeout: 1000 }), 1);
+    } finally {
+      await busy.close();
+      await admin.close();
+    }
+    await q.destroy();
   },
   { ownServer: true },
 );

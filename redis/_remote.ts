@@ -436,7 +436,7 @@ export class Remote {
       : kind === "p"
       ? this.keys.putters
       : this.keys.joiners;
-    this.link.command([
+    this.#track(this.link.command([
       "EVAL",
       lua.CANCEL,
       "3",
@@ -447,7 +447,7 @@ export class Remote {
       member,
       kind,
       String(this.stored.maxsize),
-    ]).catch(() => {});
+    ]));
   }
 
   /** Notes that a put has had its reply. */
@@ -779,7 +779,9 @@ export class Remote {
     this.#closed = (async () => {
       const timer = delay(CLOSE_MS);
       const finish = (async () => {
-        // Requests in flight end, then the give-backs they started.
+        // The calls see the close (their registrations are cancelled), the
+        // requests in flight end, then the give-backs they started.
+        await new Promise((resolve) => setTimeout(resolve, 0));
         while (this.#busy.size > 0) await Promise.all([...this.#busy]);
         await this.#doneBatch?.promise.catch(() => {});
         const batches = this.#heldBatches();

@@ -460,10 +460,12 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    *
    * const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
    * const q = await RedisQueue.connect<number>(url, "doc-close");
-   * const pending = q.get();
+   * const pending = rejects(q.get(), ClosedError); // a get waiting
    * await q.close();
    * ok(q.closed);
-   * await rejects(pending, ClosedError);
+   * await pending;
+   * const again = await RedisQueue.connect<number>(url, "doc-close");
+   * await again.destroy(); // the queue stayed until now
    * ```
    */
   close(): Promise<void> {

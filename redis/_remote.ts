@@ -15,6 +15,7 @@ import {
   WAKE_CHANNEL,
 } from "./_link.ts";
 import * as lua from "./_scripts.ts";
+import { step } from "./_steps.ts";
 
 /** What a queue is: a plain one (at most once) or a joinable one. */
 export type Kind = "queue" | "joinable";
@@ -497,6 +498,7 @@ export class Remote {
               stop,
               "put",
             ) as number;
+            step("redis:put-replied");
             if (ended) {
               if (n > 0) this.#track(this.#unput(sent.slice(0, n)));
               return -1;
@@ -554,6 +556,7 @@ export class Remote {
           stop,
           "get",
         );
+        if (typeof r !== "number") step("redis:get-replied");
         return typeof r === "number"
           ? r
           : { payloads: (r as Uint8Array[]).map(plain), groups: [] };
@@ -589,6 +592,7 @@ export class Remote {
         "get",
       );
       if (typeof r === "number") return r;
+      step("redis:get-replied");
       const [head, ...items] = r as Uint8Array[];
       const groups = new TextDecoder().decode(head).split(",").map((g) => {
         const [batch, count] = g.split(":");

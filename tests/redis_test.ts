@@ -95,6 +95,23 @@ function worker(...args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
+/** A worker that dies (exit 137) at the named step of redis/_steps.ts. */
+function dyingAt(stepName: string, ...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env=REDIS_DEBUG_MAINTENANCE,MPQ_DIE_AT",
+      WORKER.href,
+      ...args,
+    ],
+    env: { MPQ_DIE_AT: stepName },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+}
+
 /** Gets exactly n items (each within 30 s). */
 async function drain<T>(q: QueueLike<T>, n: number): Promise<T[]> {
   const out: T[] = [];
@@ -868,4 +885,55 @@ redisTest(
     await q.destroy();
   },
   { ownServer: true },
+);
+
+redisTest(
+  "a process that dies right after the server answered its get or put: joinable items come again, plain ones are gone (at most once), a put counts once",
+  async (url) => {
+    const jname = fresh("step-j");
+    const j = await RedisJoinableQueue.connect<number>(url, jname, {
+      leaseMs: 300,
+    });
+    await j.putMany([1, 2, 3]);
+    const jd = await dyingAt(
+      "redis:get-replied",
+      "step",
+      url,
+      jname,
+      "joinable",
+      "get",
+    ).status;
+    strictEqual(jd.code, 137);
+    deepStrictEqual(await j.getMany({ timeout: 5000 }), [1, 2, 3]);
+    for (let i = 0; i < 3; i++) await j.taskDone();
+    await j.join({ timeout: 1000 });
+
+    const pname = fresh("step-p");
+    const p = await RedisQueue.connect<number>(url, pname);
+    await p.putMany([1, 2, 3]);
+    const pd = await dyingAt(
+      "redis:get-replied",
+      "step",
+      url,
+      pname,
+      "queue",
+      "get",
+    ).status;
+    strictEqual(pd.code, 137);
+    strictEqual(await p.qsize(), 0, "a plain get is at most once");
+
+    const put = await dyingAt(
+      "redis:put-replied",
+      "step",
+      url,
+      pname,
+      "queue",
+      "put",
+    ).status;
+    strictEqual(put.code, 137);
+    deepStrictEqual(await p.getMany({ timeout: 1000 }), [1, 2, 3]);
+    await rejects(p.get({ timeout: 100 }), Empty);
+    await p.destroy();
+    await j.destroy();
+  },
 );

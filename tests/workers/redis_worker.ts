@@ -7,6 +7,9 @@
 //                                          each item to out, marks it done;
 //                                          in batch number die-at-batch it
 //                                          SIGKILLs itself after half of it
+//   step <url> <name> <kind> <op>          with MPQ_DIE_AT set: kind queue or
+//                                          joinable, op get (getMany of 10)
+//                                          or put (putMany of 1, 2, 3)
 import { RedisJoinableQueue, RedisQueue } from "../../redis/mod.ts";
 
 const [role, url, name, ...rest] = Deno.args;
@@ -48,6 +51,14 @@ if (role === "produce") {
       await q.taskDone();
     }
   }
+} else if (role === "step") {
+  const [kind, op] = rest;
+  await using q = kind === "joinable"
+    ? await RedisJoinableQueue.connect<number>(url, name)
+    : await RedisQueue.connect<number>(url, name);
+  if (op === "get") await q.getMany({ maxItems: 10, timeout: 5000 });
+  else await q.putMany([1, 2, 3]);
+  throw new Error(`MPQ_DIE_AT=${Deno.env.get("MPQ_DIE_AT")} did not kill`);
 } else {
   throw new Error(`unknown role ${role}`);
 }

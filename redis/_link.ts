@@ -32,6 +32,8 @@ export interface WaitSlot {
   wake: (() => void) | null;
 }
 
+/** How long closing waits for the replies in flight before it cuts them off. */
+const CLOSE_WAIT_MS = 500;
 /** The longest back-off between reconnect attempts, in ms. */
 const MAX_BACKOFF_MS = 1000;
 /** The channel prefix of wakes; a link listens on `WAKE_CHANNEL + id`. */
@@ -86,7 +88,7 @@ export function checkUrl(url: unknown): string {
 const TRANSIENT = /^(?:LOADING|BUSY|TRYAGAIN|MASTERDOWN)\b/;
 
 /** Whether an error is the server's reply (not a lost connection). */
-function isReply(error: unknown): boolean {
+export function isReply(error: unknown): boolean {
   return error instanceof ErrorReply;
 }
 
@@ -206,13 +208,23 @@ export class Link {
   }
 
   /** Closes a client, at once if it is not connected. */
+  /**
+   * Closes a client: gracefully (its replies in flight come in) for up to
+   * CLOSE_WAIT_MS, then at once.
+   */
   async #close(client: Client): Promise<void> {
     if (client.isReady) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS);
+      });
       try {
-        await client.close();
-        return;
+        const how = await Promise.race([client.close(), late]);
+        if (how !== "late") return;
       } catch {
         // lost meanwhile
+      } finally {
+        clearTimeout(timer);
       }
     }
     if (client.isOpen) client.destroy();
@@ -287,25 +299,44 @@ export class Link {
           }
         }
       }
-      const ready = this.#whenReady();
-      const stopped = await Promise.race([ready.promise, stop()]);
-      ready.cancel();
-      if (stopped instanceof Stopped) throw stopped;
+      await this.ready(stop);
     }
   }
 
   /**
    * The server's run id (it changes when the server restarts), read once
-   * per connection.
+   * per connection; over a lost connection, read again after the reconnect,
+   * until `stop` settles. "" if the server does not tell (INFO disabled).
    */
-  async runId(): Promise<string> {
-    if (this.#runIdEpoch !== this.#epoch) {
+  async runId(stop: () => Promise<Stopped>): Promise<string> {
+    while (this.#runIdEpoch !== this.#epoch) {
       const epoch = this.#epoch;
-      const info = String(await this.command(["INFO", "server"]));
-      this.#runIdValue = /run_id:(\w+)/.exec(info)?.[1] ?? "";
+      try {
+        const info = String(await this.#client.sendCommand(["INFO", "server"]));
+        this.#runIdValue = /run_id:(\w+)/.exec(info)?.[1] ?? "";
+      } catch (error) {
+        if (!isReply(error)) {
+          await this.ready(stop);
+          continue;
+        }
+        this.#runIdValue = "";
+      }
       this.#runIdEpoch = epoch;
     }
     return this.#runIdValue;
+  }
+
+  /**
+   * Resolves once the connection is ready again (after a failure that was
+   * not a reply).
+   *
+   * @throws {Stopped} if `stop` settles first
+   */
+  async ready(stop: () => Promise<Stopped>): Promise<void> {
+    const ready = this.#whenReady();
+    const stopped = await Promise.race([ready.promise, stop()]);
+    ready.cancel();
+    if (stopped instanceof Stopped) throw stopped;
   }
 
   /** Sends one plain command (no retry). */

@@ -8,6 +8,7 @@ import type { Until } from "../queues/wait/_until.ts";
 import { type Keys, keysOf } from "./_keys.ts";
 import {
   type Arg,
+  isReply,
   Link,
   NEVER,
   Stopped,
@@ -96,7 +97,11 @@ export class Remote {
   #isClosed = false;
   /** Run by `close()`: the stops of the calls in progress. */
   readonly #onClose = new Set<() => void>();
-  /** Settles (with a `Stopped`) at `close()`. */
+  /**
+   * Settles (with a `Stopped`) once `close()` stops waiting for this
+   * handle's requests: what is still pending then (a `taskDone()`, a
+   * `qsize()`) rejects with `ClosedError`.
+   */
   readonly #closeStop: Promise<Stopped>;
   #fireCloseStop!: (s: Stopped) => void;
   /**
@@ -155,7 +160,7 @@ export class Remote {
   ): Promise<Remote> {
     const link = await Link.open(url);
     try {
-      const attached = await Remote.#attach(link, name, create, true);
+      const attached = await Remote.#attach(link, name, create, true, NEVER);
       return new Remote(link, name, attached!);
     } catch (error) {
       await link.release();
@@ -174,15 +179,16 @@ export class Remote {
     name: string,
     create: Stored,
     creating: boolean,
+    stop: () => Promise<Stopped>,
   ): Promise<[Stored, string, string] | undefined> {
-    const runId = await link.runId();
+    const runId = await link.runId(stop);
     const fields: string[] = ["format", FORMAT, "nonce", crypto.randomUUID()];
     for (const [k, v] of Object.entries(create)) fields.push(k, String(v));
     const reply = await link.script(
       lua.ATTACH,
       [keysOf(name).meta],
       [creating ? "1" : "0", ...fields],
-      NEVER,
+      stop,
     ) as Uint8Array[];
     if (reply.length === 0) return undefined;
     const map = new Map<string, string>();
@@ -214,25 +220,23 @@ export class Remote {
 
   /**
    * Attaches again after a reconnect. A server that restarted (a new run
-   * id) may have lost the queue: it is created again with its options, and
-   * the batches this handle held are kept as blanks (so that `taskDone()`
-   * for them marks nothing). The same server without the queue means it was
-   * destroyed: the next script reports it.
+   * id) may have lost the queue: it is created again with its options (and
+   * a new nonce, so its batch ids never match those this handle still holds
+   * from before: `taskDone()` for them marks nothing). The same server
+   * without the queue means it was destroyed: the next script reports it.
    */
-  async #reattach(): Promise<void> {
+  async #reattach(stop: () => Promise<Stopped>): Promise<void> {
     const epoch = this.link.epoch;
-    const runId = await this.link.runId();
+    const runId = await this.link.runId(stop);
     const attached = await Remote.#attach(
       this.link,
       this.name,
       this.stored,
       runId !== this.#runId,
+      stop,
     );
     this.#runId = runId;
-    if (attached !== undefined && attached[1] !== this.#nonce) {
-      this.#nonce = attached[1];
-      for (const held of this.#held) held.batch = "";
-    }
+    if (attached !== undefined) this.#nonce = attached[1];
     this.#attached = epoch;
   }
 
@@ -267,21 +271,26 @@ export class Remote {
     what: string,
   ): Promise<unknown> {
     for (;;) {
-      if (this.#attached !== this.link.epoch) await this.#reattach();
-      const epoch = this.#attached;
+      let epoch = this.#attached;
       try {
+        if (this.#attached !== this.link.epoch) await this.#reattach(stop);
+        epoch = this.#attached;
         return await this.link.script(script, keys, args, stop);
       } catch (error) {
-        if (!String((error as Error)?.message).startsWith("NOQUEUE")) {
-          throw error;
+        if (error instanceof Stopped) throw error;
+        if (String((error as Error)?.message).startsWith("NOQUEUE")) {
+          if (epoch === this.link.epoch) {
+            throw new ClosedError(
+              `Cannot ${what}: queue ${
+                JSON.stringify(this.name)
+              } no longer exists on the server (destroyed by a handle)`,
+            );
+          }
+          continue;
         }
-        if (epoch === this.link.epoch) {
-          throw new ClosedError(
-            `Cannot ${what}: queue ${
-              JSON.stringify(this.name)
-            } no longer exists on the server (destroyed by a handle)`,
-          );
-        }
+        if (isReply(error)) throw error;
+        // The connection went while attaching again: wait for it.
+        await this.link.ready(stop);
       }
     }
   }
@@ -599,7 +608,7 @@ export class Remote {
         return [batch, Number(count)] as [string, number];
       });
       return { payloads: items.map(plain), groups };
-    }, (r) => this.#release(r.groups.map(([batch]) => batch)));
+    }, (r) => this.#release(r.groups.map(([batch]) => batch), true));
   }
 
   /**
@@ -615,14 +624,17 @@ export class Remote {
     ], NEVER);
   }
 
-  /** Gives leased batches back for another delivery at once. */
-  #release(batches: string[]): Promise<unknown> {
+  /**
+   * Gives leased batches back for another delivery at once; `undelivered`:
+   * their caller never had them, so the delivery does not count.
+   */
+  #release(batches: string[], undelivered: boolean): Promise<unknown> {
     if (batches.length === 0) return Promise.resolve();
     const k = this.keys;
     return this.link.script(
       lua.RELEASE,
       [k.meta, k.info, k.leases, k.getters],
-      [WAKE_CHANNEL, this.handle, ...batches],
+      [WAKE_CHANNEL, this.handle, undelivered ? "1" : "0", ...batches],
       NEVER,
     );
   }
@@ -687,13 +699,17 @@ export class Remote {
           if (batch !== "") args.push(batch, String(n));
         }
         const k = this.keys;
-        return this.#run(
+        const request = this.#run(
           lua.DONE,
           [k.meta, k.ready, k.leases, k.joiners, k.info],
           args,
           this.#untilClose,
           "mark a task done",
         );
+        this.#track(request);
+        return Promise.race([request, this.#closeStop]);
+      }).then((r) => {
+        if (r instanceof Stopped) throw r;
       }).then(() => {}, (error) => {
         throw error instanceof Stopped
           ? closedError("mark a task done")
@@ -734,17 +750,17 @@ export class Remote {
   /** The number of items ready to get. */
   async size(): Promise<number> {
     this.checkOpen("read the size");
-    try {
-      return await this.#run(
-        lua.SIZE,
-        [this.keys.meta, this.keys.ready],
-        [],
-        this.#untilClose,
-        "read the size",
-      ) as number;
-    } catch (error) {
-      throw error instanceof Stopped ? closedError("read the size") : error;
-    }
+    const request = this.#run(
+      lua.SIZE,
+      [this.keys.meta, this.keys.ready],
+      [],
+      this.#untilClose,
+      "read the size",
+    );
+    this.#track(request);
+    const r = await Promise.race([request, this.#closeStop]);
+    if (r instanceof Stopped) throw closedError("read the size");
+    return r as number;
   }
 
   /** Moves undecodable items to the dead-letter stream. */
@@ -754,7 +770,7 @@ export class Remote {
   ): Promise<void> {
     const k = this.keys;
     const token = `\u0000mpq-bury-${crypto.randomUUID()}`;
-    const args: Arg[] = [WAKE_CHANNEL, reason, k.batch, token];
+    const args: Arg[] = [WAKE_CHANNEL, reason, k.batch, token, this.handle];
     // Last first, so that each index is still right when it is used.
     for (const { batch, index, payload } of [...bad].reverse()) {
       args.push(batch, String(index), payload);
@@ -792,11 +808,12 @@ export class Remote {
         this.#held = [];
         await Promise.allSettled([
           this.unget(unhanded),
-          this.#release(batches),
+          this.#release(batches, false),
         ]);
       })();
       await Promise.race([finish, timer.promise]);
       timer.cancel();
+      this.#fireCloseStop(new Stopped("close"));
       await this.link.release();
     })();
     return this.#closed;
@@ -807,7 +824,6 @@ export class Remote {
     this.#isClosed = true;
     clearInterval(this.#renewTimer);
     for (const stop of [...this.#onClose]) stop();
-    this.#fireCloseStop(new Stopped("close"));
   }
 
   /**
@@ -820,7 +836,9 @@ export class Remote {
     this.checkOpen("destroy the queue");
     this.#beginClose();
     this.#held = [];
-    const destroyed = this.#destroy();
+    const destroyed = this.#destroy().finally(() =>
+      this.#fireCloseStop(new Stopped("close"))
+    );
     this.#closed = destroyed.then(
       () => this.link.release(),
       async (error) => {

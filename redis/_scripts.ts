@@ -184,10 +184,13 @@ local chan, member, handle = ARGV[1], ARGV[2], ARGV[7]
 local room, max_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
 local lease, max_deliveries = tonumber(ARGV[8]), tonumber(ARGV[9])
 local prefix = ARGV[10]
+-- Batch ids carry the queue's nonce: a queue created anew (a server that lost
+-- its data) never gives out an id a handle still holds from before.
+local tag = string.sub(redis.call('HGET', KEYS[1], 'nonce') or '', 1, 8) .. '.'
 local now = now_ms()
 local groups, out, size, dead = {}, {''}, 0, 0
 local function full()
-  return room <= 0 or (max_bytes >= 0 and size >= max_bytes)
+  return room <= 0 or (max_bytes >= 0 and #groups > 0 and size >= max_bytes)
 end
 -- How many of items fit the byte budget (at least one).
 local function fit(items)
@@ -237,7 +240,7 @@ while not full() do
       else
         -- A part: it becomes a batch of its own; the rest stays expired
         -- and no longer belongs to the old holder.
-        local part = tostring(redis.call('INCR', KEYS[6]))
+        local part = tag .. redis.call('INCR', KEYS[6])
         redis.call('LTRIM', key, n, -1)
         for i = 1, n, 1000 do
           redis.call('RPUSH', prefix .. part,
@@ -252,10 +255,10 @@ end
 local fresh = 0
 if not full() then
   local budget = -1
-  if max_bytes >= 0 then budget = max_bytes - size end
+  if max_bytes >= 0 then budget = math.max(0, max_bytes - size) end
   local items = take(KEYS[2], room, budget)
   if #items > 0 then
-    local batch = tostring(redis.call('INCR', KEYS[6]))
+    local batch = tag .. redis.call('INCR', KEYS[6])
     local key = prefix .. batch
     for i = 1, #items, 1000 do
       redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
@@ -350,17 +353,22 @@ return #ids
 
 /**
  * Gives the batches a handle holds back for another delivery at once (a
- * handle that closes, or a get whose caller had gone).
- * KEYS: m, i, l, wg. ARGV: chan, handle, batches...
+ * handle that closes, or a get whose caller had gone: then the delivery
+ * does not count, undelivered '1').
+ * KEYS: m, i, l, wg. ARGV: chan, handle, undelivered, batches...
  * Returns how many were given back.
  */
 export const RELEASE = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local ids = owned(KEYS[2], ARGV[2], 3)
+local ids = owned(KEYS[2], ARGV[2], 4)
 local l = {}
 for _, id in ipairs(ids) do
   l[#l + 1] = 0
   l[#l + 1] = id
+  if ARGV[3] == '1' then
+    local d = split_info(redis.call('HGET', KEYS[2], id))
+    redis.call('HSET', KEYS[2], id, math.max(0, d - 1) .. ':' .. ARGV[2])
+  end
 end
 for i = 1, #l, 1000 do
   redis.call('ZADD', KEYS[3], 'XX', unpack(l, i, math.min(i + 999, #l)))
@@ -417,18 +425,21 @@ return 0
 
 /**
  * Moves items that cannot be decoded to the dead-letter stream; a joinable
- * queue also takes them out of their batch (by position, last first).
- * KEYS: m, dead, q, wj, i, l. ARGV: chan, reason, prefix, token, then
- * batch, index, item, ... (batch '' for a plain queue's item).
+ * queue also takes them out of their batch (by position, last first), if
+ * the handle still holds it.
+ * KEYS: m, dead, q, wj, i, l. ARGV: chan, reason, prefix, token, handle,
+ * then batch, index, item, ... (batch '' for a plain queue's item).
  */
 export const BURY = PRELUDE + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local batch, index, item = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   redis.call('XADD', KEYS[2], '*', 'd', item, 'batch', batch, 'error',
     ARGV[2])
   local key = ARGV[3] .. batch
-  if batch ~= '' and redis.call('LLEN', key) > index then
+  local v = batch ~= '' and redis.call('HGET', KEYS[5], batch)
+  if v and select(2, split_info(v)) == ARGV[5]
+      and redis.call('LLEN', key) > index then
     redis.call('LSET', key, index, ARGV[4])
     redis.call('LREM', key, 1, ARGV[4])
     if redis.call('EXISTS', key) == 0 then

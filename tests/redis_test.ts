@@ -937,3 +937,99 @@ redisTest(
     await j.destroy();
   },
 );
+
+redisTest(
+  "a server that stays frozen: close() still ends, and a qsize() in flight rejects",
+  async (url, server) => {
+    const q = await RedisQueue.connect<number>(url, fresh("frozen-close"));
+    await q.put(1);
+    server!.pause();
+    try {
+      const size = rejects(q.qsize(), ClosedError);
+      const got = rejects(q.get(), ClosedError);
+      await new Promise((r) => setTimeout(r, 50));
+      const t = performance.now();
+      await q.close();
+      const took = performance.now() - t;
+      ok(took < 6000, `close took ${took} ms`);
+      await size;
+      await got;
+    } finally {
+      server!.resume();
+    }
+  },
+  { ownServer: true },
+);
+
+redisTest(
+  "a joinable get given back because its caller had gone does not count as a delivery",
+  async (url, server) => {
+    const name = fresh("undelivered");
+    const q = await RedisJoinableQueue.connect<number>(url, name, {
+      maxDeliveries: 1,
+      leaseMs: 60_000,
+    });
+    await q.put(7);
+    server!.pause();
+    try {
+      await rejects(q.get({ timeout: 50 }), Empty);
+    } finally {
+      setTimeout(() => server!.resume(), 250);
+    }
+    // The reply came after the call ended: the item went back, undelivered.
+    const other = await RedisJoinableQueue.connect<number>(url, name);
+    strictEqual(await other.get({ timeout: 5000 }), 7);
+    await other.taskDone();
+    await q.join({ timeout: 1000 });
+    const client = await raw(url);
+    try {
+      strictEqual(await client.sendCommand(["EXISTS", keysOf(name).dead]), 0);
+    } finally {
+      await client.close();
+    }
+    await other.close();
+    await q.destroy();
+  },
+  { ownServer: true },
+);
+
+redisTest("getMany({ maxBytes: 0 }) still takes one item", async (url) => {
+  const j = await RedisJoinableQueue.connect<number>(url, fresh("bytes0"));
+  await j.putMany([1, 2, 3]);
+  deepStrictEqual(await j.getMany({ maxBytes: 0, timeout: 1000 }), [1]);
+  deepStrictEqual(await j.getMany({ maxBytes: 2, timeout: 1000 }), [2, 3]);
+  for (let i = 0; i < 3; i++) await j.taskDone();
+  await j.join({ timeout: 1000 });
+  const p = await RedisQueue.connect<number>(url, fresh("bytes0p"));
+  await p.putMany([1, 2]);
+  deepStrictEqual(await p.getMany({ maxBytes: 0, timeout: 1000 }), [1]);
+  await p.destroy();
+  await j.destroy();
+});
+
+redisTest(
+  "a get resent after a restart takes a batch that taskDone() then marks",
+  async (url, server) => {
+    const name = fresh("resent");
+    const a = await RedisJoinableQueue.connect<number>(url, name);
+    server!.pause();
+    const got = a.getMany({ timeout: 20_000 }); // in flight, frozen
+    await new Promise((r) => setTimeout(r, 50));
+    await server!.kill();
+    // Down long enough for a's back-off to reach 1 s: its next try comes
+    // well after the restart below.
+    await new Promise((r) => setTimeout(r, 1700));
+    await server!.restart();
+    // Another link (another URL string, same server) makes the queue anew
+    // and puts before a reconnects.
+    const b = await RedisJoinableQueue.connect<number>(`${url}/0`, name);
+    await b.putMany([1, 2]);
+    deepStrictEqual(await got, [1, 2]);
+    await a.taskDone();
+    await a.taskDone();
+    await b.join({ timeout: 2000 });
+    await a.close();
+    await b.destroy();
+  },
+  { ownServer: true },
+);

@@ -1,6 +1,11 @@
 // Validation of constructor and call options.
 
-import { COUNTER_MAX } from "./native/_counter.ts";
+/**
+ * The largest `maxsize` and `maxItems`: the ceiling of a queue's counters
+ * (`native/_counter.ts` takes it from here; this module loads no FFI, so
+ * the Redis entry point shares it).
+ */
+export const MAXSIZE_MAX = 2 ** 31 - 1;
 
 /**
  * Checks `maxsize`.
@@ -13,9 +18,9 @@ export function checkMaxsize(maxsize: unknown): number {
     throw new RangeError(`Maxsize must be a number, got ${String(maxsize)}`);
   }
   if (maxsize <= 0) return 0;
-  if (!Number.isInteger(maxsize) || maxsize > COUNTER_MAX) {
+  if (!Number.isInteger(maxsize) || maxsize > MAXSIZE_MAX) {
     throw new RangeError(
-      `Maxsize must be an integer of at most ${COUNTER_MAX}, got ${maxsize}`,
+      `Maxsize must be an integer of at most ${MAXSIZE_MAX}, got ${maxsize}`,
     );
   }
   return maxsize;

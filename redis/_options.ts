@@ -2,6 +2,7 @@
 // options the queue was created with.
 
 import { type Codec, codecFor } from "../queues/_codec.ts";
+import { checkMaxsize, MAXSIZE_MAX } from "../queues/_options.ts";
 import {
   msgpack,
   type Serializer,
@@ -9,8 +10,6 @@ import {
 } from "../queues/serializer.ts";
 import type { Kind, Stored } from "./_remote.ts";
 
-/** The largest `maxsize` (as for the local queues). */
-const MAXSIZE_MAX = 2 ** 31 - 1;
 /** The default lease of a got item, in ms. */
 export const DEFAULT_LEASE_MS = 30_000;
 /** The default number of deliveries before an item is dead-lettered. */
@@ -65,21 +64,6 @@ function positiveInteger(
   return value;
 }
 
-/** Checks `maxsize` (0 or less: unbounded). */
-function checkMaxsize(maxsize: unknown): number | undefined {
-  if (maxsize === undefined) return undefined;
-  if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
-    throw new RangeError(`Maxsize must be a number, got ${String(maxsize)}`);
-  }
-  if (maxsize <= 0) return 0;
-  if (!Number.isInteger(maxsize) || maxsize > MAXSIZE_MAX) {
-    throw new RangeError(
-      `Maxsize must be an integer of at most ${MAXSIZE_MAX}, got ${maxsize}`,
-    );
-  }
-  return maxsize;
-}
-
 /** The options given to `connect`, checked; `undefined` where not given. */
 export interface Given {
   kind: Kind;
@@ -110,7 +94,9 @@ export function checkOptions(
   }
   return {
     kind,
-    maxsize: checkMaxsize(options?.maxsize),
+    maxsize: options?.maxsize === undefined
+      ? undefined
+      : checkMaxsize(options.maxsize),
     serializer,
     leaseMs: positiveInteger("leaseMs", options?.leaseMs, MAXSIZE_MAX),
     maxDeliveries: positiveInteger(

@@ -6,6 +6,7 @@
  */
 
 import type { Codec } from "../queues/_codec.ts";
+import { checkBatch, MAXSIZE_MAX } from "../queues/_options.ts";
 import { ClosedError, Empty, Full } from "../queues/errors.ts";
 import type { QueueLike } from "../queues/queue_like.ts";
 import type {
@@ -321,18 +322,11 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    */
   async getMany(options?: GetManyOptions): Promise<T[]> {
     const until = this.#until(options);
-    const maxItems = options?.maxItems ?? 1024;
-    if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 2 ** 31 - 1) {
+    const { maxItems, maxBytes } = checkBatch(options);
+    // The server takes counts up to 2^31−1 (a local queue has no such bound).
+    if (maxItems > MAXSIZE_MAX) {
       throw new RangeError(
-        `MaxItems must be an integer from 1 to 2147483647, got ${maxItems}`,
-      );
-    }
-    const maxBytes = options?.maxBytes ?? Infinity;
-    if (
-      typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes < 0
-    ) {
-      throw new RangeError(
-        `MaxBytes must be a number of at least 0, got ${maxBytes}`,
+        `MaxItems must be an integer from 1 to ${MAXSIZE_MAX}, got ${maxItems}`,
       );
     }
     this.#remote.checkOpen("get");

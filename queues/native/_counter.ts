@@ -7,9 +7,10 @@ import type { Counter } from "../_transport.ts";
 import type { Until } from "../wait/_until.ts";
 import { SharedWord } from "../wait/_words.ts";
 import type { SharedPage } from "./_layout.ts";
+import { MAXSIZE_MAX } from "../_options.ts";
 
-/** The largest value of a counter. */
-export const COUNTER_MAX = 2 ** 31 - 1;
+/** The largest value of a counter (the largest `maxsize`). */
+export const COUNTER_MAX = MAXSIZE_MAX;
 /** How often a waiter looks again with nothing woken (a dead producer's slots). */
 const COUNTER_SLICE_MS = 250;
 

@@ -111,7 +111,6 @@ export class Link {
   #refs = 0;
   /** How many times the command client became ready. */
   #epoch = 0;
-  #ready = false;
   /**
    * When the last back-off before a reconnect attempt ends: node-redis
    * sleeps it on a timer that closing does not clear.
@@ -140,13 +139,10 @@ export class Link {
     this.#client.on("error", () => {});
     this.#subscriber.on("error", () => {});
     this.#client.on("ready", () => {
-      this.#ready = true;
       this.#epoch++;
       for (const f of [...this.#onReady]) f();
       this.#kickAll();
     });
-    this.#client.on("end", () => this.#ready = false);
-    this.#client.on("reconnecting", () => this.#ready = false);
     // Wakes sent while the subscriber was away are lost: look again.
     this.#subscriber.on("ready", () => this.#kickAll());
   }
@@ -274,11 +270,16 @@ export class Link {
     args: readonly Arg[],
     stop: () => Promise<Stopped>,
   ): Promise<unknown> {
-    const sha = this.#sha(lua);
-    const tail = [String(keys.length), ...keys, ...args.map(toBuffer)];
+    const command: (string | Buffer)[] = [
+      "EVALSHA",
+      this.#sha(lua),
+      String(keys.length),
+      ...keys,
+    ];
+    for (const arg of args) command.push(toBuffer(arg));
     for (;;) {
       try {
-        return await this.#client.sendCommand(["EVALSHA", sha, ...tail]);
+        return await this.#client.sendCommand(command);
       } catch (error) {
         if (isReply(error)) {
           const message = String((error as Error).message);
@@ -293,7 +294,11 @@ export class Link {
           }
           if (!message.startsWith("NOSCRIPT")) throw error;
           try {
-            return await this.#client.sendCommand(["EVAL", lua, ...tail]);
+            return await this.#client.sendCommand([
+              "EVAL",
+              lua,
+              ...command.slice(2),
+            ]);
           } catch (again) {
             if (isReply(again)) throw again;
           }
@@ -349,7 +354,7 @@ export class Link {
    * seems ready: it has yet to notice that its socket is gone).
    */
   #whenReady(): { promise: Promise<void>; cancel(): void } {
-    if (this.#ready && this.#client.isReady) {
+    if (this.#client.isReady) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const promise = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, 10);

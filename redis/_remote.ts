@@ -490,7 +490,7 @@ export class Remote {
         "put",
         async (member, stop) => {
           const seq = ++this.#seq;
-          const sent = payloads.slice(done);
+          const sent = done === 0 ? payloads : payloads.slice(done);
           try {
             const n = await this.#run(
               lua.PUT,
@@ -549,19 +549,21 @@ export class Remote {
   ): Promise<Got | undefined> {
     const bytes = maxBytes === Infinity ? "-1" : String(maxBytes);
     const k = this.keys;
+    // The arguments GET and JGET share.
+    const shared = (member: string): Arg[] => [
+      WAKE_CHANNEL,
+      member,
+      String(REGISTRATION_MS),
+      String(this.stored.maxsize),
+      String(maxItems),
+      bytes,
+    ];
     if (this.stored.kind === "queue") {
       return this.#wait(until, "g", "get", async (member, stop) => {
         const r = await this.#run(
           lua.GET,
           [k.meta, k.ready, k.getters, k.putters],
-          [
-            WAKE_CHANNEL,
-            member,
-            String(REGISTRATION_MS),
-            String(this.stored.maxsize),
-            String(maxItems),
-            bytes,
-          ],
+          shared(member),
           stop,
           "get",
         );
@@ -586,12 +588,7 @@ export class Remote {
           k.info,
         ],
         [
-          WAKE_CHANNEL,
-          member,
-          String(REGISTRATION_MS),
-          String(this.stored.maxsize),
-          String(maxItems),
-          bytes,
+          ...shared(member),
           this.handle,
           String(this.stored.leaseMs),
           String(this.stored.maxDeliveries),

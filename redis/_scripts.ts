@@ -59,6 +59,24 @@ local function owned(info, owner, first)
   end
   return ids
 end
+-- Whether owner holds batch (the batch's info in hash info names it).
+local function holds(info, batch, owner)
+  local v = redis.call('HGET', info, batch)
+  return v and select(2, split_info(v)) == owner
+end
+-- Forgets a batch whose list is gone (every item done or taken out).
+local function forget_if_empty(key, info, leases, batch)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HDEL', info, batch)
+    redis.call('ZREM', leases, batch)
+  end
+end
+-- Wakes every joiner when nothing is ready and no batch is leased.
+local function wake_if_all_done(ready, leases, joiners, chan)
+  if redis.call('LLEN', ready) == 0 and redis.call('ZCARD', leases) == 0 then
+    wake_all(joiners, chan)
+  end
+end
 -- Calls cmd on key with the values of list, in chunks.
 local function each_chunk(cmd, key, list)
   for i = 1, #list, 1000 do
@@ -268,10 +286,7 @@ if not full() then
   end
 end
 if fresh > 0 and tonumber(ARGV[4]) > 0 then wake(KEYS[4], chan, fresh, now) end
-if dead > 0 and redis.call('LLEN', KEYS[2]) == 0
-    and redis.call('ZCARD', KEYS[5]) == 0 then
-  wake_all(KEYS[8], chan)
-end
+if dead > 0 then wake_if_all_done(KEYS[2], KEYS[5], KEYS[8], chan) end
 if #groups > 0 then
   if member ~= '' then redis.call('ZREM', KEYS[3], member) end
   out[1] = table.concat(groups, ',')
@@ -297,20 +312,14 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return no_queue() end
 local marked = 0
 for i = 4, #ARGV, 2 do
   local batch, count = ARGV[i], tonumber(ARGV[i + 1])
-  local v = redis.call('HGET', KEYS[5], batch)
-  if v and select(2, split_info(v)) == ARGV[2] then
+  if holds(KEYS[5], batch, ARGV[2]) then
     local key = ARGV[3] .. batch
     redis.call('LTRIM', key, count, -1)
     marked = marked + count
-    if redis.call('EXISTS', key) == 0 then
-      redis.call('HDEL', KEYS[5], batch)
-      redis.call('ZREM', KEYS[3], batch)
-    end
+    forget_if_empty(key, KEYS[5], KEYS[3], batch)
   end
 end
-if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 then
-  wake_all(KEYS[4], ARGV[1])
-end
+wake_if_all_done(KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 return marked
 `;
 
@@ -437,20 +446,14 @@ for i = 6, #ARGV, 3 do
   redis.call('XADD', KEYS[2], '*', 'd', item, 'batch', batch, 'error',
     ARGV[2])
   local key = ARGV[3] .. batch
-  local v = batch ~= '' and redis.call('HGET', KEYS[5], batch)
-  if v and select(2, split_info(v)) == ARGV[5]
+  if batch ~= '' and holds(KEYS[5], batch, ARGV[5])
       and redis.call('LLEN', key) > index then
     redis.call('LSET', key, index, ARGV[4])
     redis.call('LREM', key, 1, ARGV[4])
-    if redis.call('EXISTS', key) == 0 then
-      redis.call('HDEL', KEYS[5], batch)
-      redis.call('ZREM', KEYS[6], batch)
-    end
+    forget_if_empty(key, KEYS[5], KEYS[6], batch)
   end
 end
-if redis.call('LLEN', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 then
-  wake_all(KEYS[4], ARGV[1])
-end
+wake_if_all_done(KEYS[3], KEYS[6], KEYS[4], ARGV[1])
 return 1
 `;
 

@@ -1033,3 +1033,38 @@ redisTest(
   },
   { ownServer: true },
 );
+
+redisTest(
+  "a waiting getter SIGKILLed leaves a registration no wake is spent on",
+  async (url) => {
+    const name = fresh("dead-waiter");
+    const q = await RedisQueue.connect<number>(url, name);
+    const waiter = worker("wait", url, name);
+    const client = await raw(url);
+    try {
+      // Until the worker's get is registered on the server.
+      while (
+        await client.sendCommand(["ZCARD", keysOf(name).getters]) as number ===
+          0
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await client.close();
+    }
+    waiter.kill("SIGKILL");
+    strictEqual((await waiter.status).signal, "SIGKILL");
+    const other = await RedisQueue.connect<number>(url, name);
+    const waiting = other.get({ timeout: 4000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const t = performance.now();
+    await q.put(1);
+    strictEqual(await waiting, 1);
+    ok(
+      performance.now() - t < 2000,
+      `the wake took ${performance.now() - t} ms`,
+    );
+    await other.close();
+    await q.destroy();
+  },
+);

@@ -7,6 +7,7 @@
 //                                          each item to out, marks it done;
 //                                          in batch number die-at-batch it
 //                                          SIGKILLs itself after half of it
+//   wait <url> <name>                      waits in get() (to be killed there)
 //   step <url> <name> <kind> <op>          with MPQ_DIE_AT set: kind queue or
 //                                          joinable, op get (getMany of 10)
 //                                          or put (putMany of 1, 2, 3)
@@ -51,6 +52,9 @@ if (role === "produce") {
       await q.taskDone();
     }
   }
+} else if (role === "wait") {
+  await using q = await RedisQueue.connect<number>(url, name);
+  await q.get();
 } else if (role === "step") {
   const [kind, op] = rest;
   await using q = kind === "joinable"

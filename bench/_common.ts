@@ -147,3 +147,21 @@ export async function gitCommit(): Promise<string> {
   }).output();
   return new TextDecoder().decode(out.stdout).trim();
 }
+
+/**
+ * Writes a result record to `bench/results/<name>-<date>.json` and prints
+ * where.
+ */
+export async function writeResult(
+  name: string,
+  record: unknown,
+): Promise<void> {
+  const dir = new URL("./results/", import.meta.url);
+  await Deno.mkdir(dir, { recursive: true });
+  const file = new URL(
+    `${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
+    dir,
+  );
+  await Deno.writeTextFile(file, JSON.stringify(record, null, 2) + "\n");
+  console.log(`wrote ${file.pathname}`);
+}

@@ -9,7 +9,7 @@
 // ratio Deno<->Python / Python<->Python (above 1: faster than Python).
 
 import { Queue, spawnPython } from "../mod.ts";
-import { gitCommit, median } from "./_common.ts";
+import { gitCommit, median, writeResult } from "./_common.ts";
 
 const args = new Map(
   Deno.args.map((a) => {
@@ -156,14 +156,4 @@ for (const cell of Object.keys(CELLS)) {
   );
 }
 
-const dir = new URL("./results/", import.meta.url);
-await Deno.mkdir(dir, { recursive: true });
-const file = new URL(
-  `cpython-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-  dir,
-);
-await Deno.writeTextFile(
-  file,
-  JSON.stringify({ python: version, commit, quick, reps, rows }, null, 2),
-);
-console.log(`wrote ${file.pathname}`);
+await writeResult("cpython", { python: version, commit, quick, reps, rows });

@@ -7,7 +7,7 @@
 //   deno run -A bench/pool.ts [--reps=3] [--processes=2] [--python=python3]
 
 import { Pool } from "../mod.ts";
-import { gitCommit, median } from "./_common.ts";
+import { gitCommit, median, writeResult } from "./_common.ts";
 import type * as Tasks from "./workers/pool_bench_tasks.ts";
 
 const args = new Map(
@@ -111,14 +111,4 @@ for (const [system, cells] of Object.entries(runs)) {
     }% ${median(deno.busy) > median(cells.busy) ? "longer" : "shorter"}`,
   );
 }
-const dir = new URL("./results/", import.meta.url);
-await Deno.mkdir(dir, { recursive: true });
-const file = new URL(
-  `pool-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-  dir,
-);
-await Deno.writeTextFile(
-  file,
-  JSON.stringify({ commit, processes, reps, python: version, runs }, null, 2),
-);
-console.log(`wrote ${file.pathname}`);
+await writeResult("pool", { commit, processes, reps, python: version, runs });

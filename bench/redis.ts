@@ -32,7 +32,14 @@ import { Redis } from "npm:ioredis@6.0.0";
 import { Queue as BullQueue, Worker } from "npm:bullmq@6.7.0";
 import { msgpack } from "../mod.ts";
 import { RedisJoinableQueue, RedisQueue } from "../redis/mod.ts";
-import { gitCommit, median, type Small, small } from "./_common.ts";
+import { RedisServer } from "../tests/_redis_server.ts";
+import {
+  gitCommit,
+  median,
+  type Small,
+  small,
+  writeResult,
+} from "./_common.ts";
 
 const BATCH = 1000;
 /** Items the xproc child puts (and the parent gets) before timing. */
@@ -79,44 +86,6 @@ const NB = quick ? 20_000 : 200_000;
 
 /** Per second: `count` over `ms`. */
 const perSec = (count: number, ms: number) => count / (ms / 1000);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
-
-/** Starts redis-server; resolves once it accepts connections. */
-async function startRedis(): Promise<
-  { port: number; stop: () => Promise<void> }
-> {
-  const port = freePort();
-  const proc = new Deno.Command("redis-server", {
-    args: [
-      ...["--port", `${port}`, "--bind", "127.0.0.1"],
-      ...["--save", "", "--appendonly", "no"],
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let stopped: Promise<void> | null = null;
-  const stop = () =>
-    stopped ??= (async () => {
-      try {
-        proc.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await proc.status;
-    })();
-  for (const t0 = now(); now() - t0 < 5000; await sleep(20)) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { port, stop };
-    } catch { /* not up yet */ }
-  }
-  await stop();
-  throw new Error("redis-server did not start within 5 s");
-}
 
 async function redisVersion(): Promise<string> {
   const out = await new Deno.Command("redis-server", {
@@ -437,7 +406,7 @@ const fmt = (x: number | undefined) =>
   );
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 
-const server = await startRedis();
+const server = await RedisServer.start();
 const onSignal = () => server.stop().finally(() => Deno.exit(130));
 Deno.addSignalListener("SIGINT", onSignal);
 try {
@@ -581,43 +550,29 @@ try {
       } (20 each)`,
   );
 
-  const dir = new URL("./results/", import.meta.url);
-  await Deno.mkdir(dir, { recursive: true });
-  const file = new URL(
-    `redis-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    dir,
-  );
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        commit,
-        deno: Deno.version.deno,
-        redis_server: redis,
-        transport: "tcp loopback",
-        versions: { bullmq: "6.7.0", ioredis: "6.0.0" },
-        quick,
-        n: N,
-        batch: BATCH,
-        reps: REPS,
-        medians: med,
-        runs,
-        timing_ms: times,
-        table: lines.map(([label, mpq, raw, bullmq, goal]) => ({
-          label,
-          mpq,
-          raw,
-          ratio: raw === undefined ? null : mpq / raw,
-          bullmq,
-          goal,
-        })),
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  console.log(`wrote ${file.pathname}`);
+  await writeResult("redis", {
+    date: new Date().toISOString(),
+    commit,
+    deno: Deno.version.deno,
+    redis_server: redis,
+    transport: "tcp loopback",
+    versions: { bullmq: "6.7.0", ioredis: "6.0.0" },
+    quick,
+    n: N,
+    batch: BATCH,
+    reps: REPS,
+    medians: med,
+    runs,
+    timing_ms: times,
+    table: lines.map(([label, mpq, raw, bullmq, goal]) => ({
+      label,
+      mpq,
+      raw,
+      ratio: raw === undefined ? null : mpq / raw,
+      bullmq,
+      goal,
+    })),
+  });
 } finally {
   Deno.removeSignalListener("SIGINT", onSignal);
   await server.stop();

@@ -26,7 +26,8 @@ import { createClient, RESP_TYPES } from "npm:redis@6.3.1";
 import { Redis } from "npm:ioredis@6.0.0";
 // deno-lint-ignore no-import-prefix -- pinned for the measurement
 import { Queue, Worker } from "npm:bullmq@6.7.0";
-import { median } from "./_common.ts";
+import { RedisServer } from "../tests/_redis_server.ts";
+import { median, writeResult } from "./_common.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -97,7 +98,6 @@ const CLIENTS = { "node-redis": nodeRedis, ioredis };
 type ClientName = keyof typeof CLIENTS;
 
 const now = () => performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const item = (i: number) => Buffer.alloc(PAYLOAD, i);
 
 /** Per second: `count` over the time `f` takes. */
@@ -226,59 +226,21 @@ async function measureBull(t: Transport): Promise<Record<BullMetric, number>> {
   }
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
-
-/** Starts redis-server; resolves once both endpoints accept connections. */
-async function startRedis() {
-  const port = freePort();
-  const path = `/tmp/redis-bench-${Deno.pid}-${crypto.randomUUID()}.sock`;
-  const proc = new Deno.Command("redis-server", {
-    args: [
-      ...["--port", `${port}`, "--bind", "127.0.0.1"],
-      ...["--unixsocket", path, "--unixsocketperm", "700"],
-      ...["--save", "", "--appendonly", "no"],
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    try {
-      proc.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await proc.status;
-    await Deno.remove(path).catch(() => {});
-  };
-  for (const t0 = now(); now() - t0 < 5000; await sleep(20)) {
-    try {
-      (await Deno.connect({ transport: "unix", path })).close();
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      const transports: Transport[] = [
-        { name: "unix", path },
-        { name: "tcp", host: "127.0.0.1", port },
-      ];
-      return { transports, stop };
-    } catch { /* not up yet */ }
-  }
-  await stop();
-  throw new Error("redis-server did not start within 5 s");
-}
-
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 
 async function main() {
-  const server = await startRedis();
+  const server = await RedisServer.start();
+  const transports: Transport[] = [
+    { name: "unix", path: server.socket },
+    { name: "tcp", host: "127.0.0.1", port: server.port },
+  ];
   const onSignal = () => server.stop().finally(() => Deno.exit(130));
   Deno.addSignalListener("SIGINT", onSignal);
   try {
     const runs: Record<string, string | number>[] = [];
     for (let rep = 0; rep < REPS; rep++) {
-      for (const t of server.transports) {
+      for (const t of transports) {
         for (const client of Object.keys(CLIENTS) as ClientName[]) {
           runs.push({
             client,
@@ -304,7 +266,7 @@ async function main() {
       row(["client", "transport", ...METRICS]),
       row(Array(2 + METRICS.length).fill("---")),
     ];
-    for (const { name: transport } of server.transports) {
+    for (const { name: transport } of transports) {
       for (const client of Object.keys(CLIENTS)) {
         const rs = pick(client, transport);
         const m = Object.fromEntries(METRICS.map((k) => [k, med(rs, k)]));
@@ -330,7 +292,7 @@ async function main() {
     }
     lines.push("", row(["bullmq (ioredis)", "transport", ...BULL_METRICS]));
     lines.push(row(Array(2 + BULL_METRICS.length).fill("---")));
-    const bullmq = server.transports.map(({ name: transport }) => {
+    const bullmq = transports.map(({ name: transport }) => {
       const rs = pick("bullmq", transport);
       const m = Object.fromEntries(BULL_METRICS.map((k) => [k, med(rs, k)]));
       lines.push(
@@ -339,33 +301,19 @@ async function main() {
       return { transport, median: m, runs: rs };
     });
     console.log(lines.join("\n"));
-    const stamp = new Date().toISOString().slice(0, 19).replaceAll(":", "") +
-      "Z";
-    const out = new URL(
-      `./results/redis-clients-${stamp}.json`,
-      import.meta.url,
-    );
-    await Deno.writeTextFile(
-      out,
-      JSON.stringify(
-        {
-          date: new Date().toISOString(),
-          deno: Deno.version.deno,
-          versions: { redis: "6.3.1", ioredis: "6.0.0", bullmq: "6.7.0" },
-          n: N,
-          batch: BATCH,
-          jobs: JOBS,
-          payload: PAYLOAD,
-          reps: REPS,
-          results,
-          ratios,
-          bullmq,
-        },
-        null,
-        2,
-      ) + "\n",
-    );
-    console.error(`wrote ${out.pathname}`);
+    await writeResult("redis-clients", {
+      date: new Date().toISOString(),
+      deno: Deno.version.deno,
+      versions: { redis: "6.3.1", ioredis: "6.0.0", bullmq: "6.7.0" },
+      n: N,
+      batch: BATCH,
+      jobs: JOBS,
+      payload: PAYLOAD,
+      reps: REPS,
+      results,
+      ratios,
+      bullmq,
+    });
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     await server.stop();

@@ -14,8 +14,8 @@ import { pickle } from "./cpython/_pickle.ts";
 import { step } from "./native/_steps.ts";
 import { DecodeFailure, NOTHING, type QueueStats } from "./_transport.ts";
 import { deadlineOf, waitFor } from "./wait/_until.ts";
-import { ClosedError, Empty, Full } from "./errors.ts";
-import type { QueueLike } from "./queue_like.ts";
+import { Empty, Full } from "./errors.ts";
+import { type QueueLike, untilClosed } from "./queue_like.ts";
 import { msgpack } from "./serializer.ts";
 import type {
   GetManyOptions,
@@ -545,15 +545,8 @@ export class Queue<T = unknown> implements QueueLike<T> {
    * deepStrictEqual(seen, [1, 2]);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      try {
-        yield await this.get();
-      } catch (e) {
-        if (e instanceof ClosedError) return;
-        throw e;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return untilClosed(() => this.get());
   }
 
   /**

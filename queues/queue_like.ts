@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ClosedError } from "./errors.ts";
 import type { JoinOptions } from "./joinable_queue.ts";
 import type {
   GetManyOptions,
@@ -75,4 +76,23 @@ export interface JoinableQueueLike<T> extends QueueLike<T> {
   taskDone(): void | Promise<void>;
   /** Resolves once every item put has been marked done. */
   join(options?: JoinOptions): Promise<void>;
+}
+
+/**
+ * The items of `get()` one by one, until it rejects with `ClosedError` (the
+ * `for await` of every queue class).
+ *
+ * @internal
+ */
+export async function* untilClosed<T>(
+  get: () => Promise<T>,
+): AsyncGenerator<T, void, undefined> {
+  for (;;) {
+    try {
+      yield await get();
+    } catch (error) {
+      if (error instanceof ClosedError) return;
+      throw error;
+    }
+  }
 }

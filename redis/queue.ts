@@ -7,8 +7,8 @@
 
 import type { Codec } from "../queues/_codec.ts";
 import { checkBatch, MAXSIZE_MAX } from "../queues/_options.ts";
-import { ClosedError, Empty, Full } from "../queues/errors.ts";
-import type { QueueLike } from "../queues/queue_like.ts";
+import { Empty, Full } from "../queues/errors.ts";
+import { type QueueLike, untilClosed } from "../queues/queue_like.ts";
 import type {
   GetManyOptions,
   GetOptions,
@@ -515,15 +515,8 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    * deepStrictEqual(seen, [1, 2]);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      try {
-        yield await this.get();
-      } catch (error) {
-        if (error instanceof ClosedError) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return untilClosed(() => this.get());
   }
 
   /**
